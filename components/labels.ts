@@ -1,0 +1,6 @@
+// Labels that identify what scoped-cd manages, shared by every component.
+export const MANAGED_BY = { "app.kubernetes.io/managed-by": "scoped-cd" } as const;
+
+export function stageLabels(stage: string, component: string): Record<string, string> {
+  return { ...MANAGED_BY, "scoped-cd.io/stage": stage, "app.kubernetes.io/component": component };
+}

@@ -1,0 +1,108 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { stageLabels } from "./labels";
+
+export interface ScopedNamespaceArgs {
+  /** The stage this namespace belongs to. */
+  readonly stage: string;
+  /** The namespace's name. */
+  readonly namespace: string;
+  /** Pod Security Admission level enforced on the namespace. */
+  readonly podSecurity: "restricted" | "baseline";
+  /** ResourceQuota `hard` limits. */
+  readonly quota: Readonly<Record<string, string>>;
+  /** LimitRange defaults for containers that declare no requests. */
+  readonly containerRequests: { readonly cpu: string; readonly memory: string };
+  /** LimitRange defaults for containers that declare no limits. */
+  readonly containerLimits: { readonly cpu: string; readonly memory: string };
+  /** Deny ingress from outside the namespace. */
+  readonly isolateNetwork: boolean;
+  /** When false the namespace is kept (not deleted) when the stage is removed. */
+  readonly deletable: boolean;
+  /** The admin provider; access-layer resources only. */
+  readonly provider: k8s.Provider;
+}
+
+/**
+ * A stage's namespace and its guardrails: Pod Security Admission labels, a ResourceQuota, a
+ * LimitRange and a NetworkPolicy isolating ingress. The deployer can edit none of them.
+ */
+export class ScopedNamespace extends pulumi.ComponentResource {
+  /** The namespace's name, known once it exists. */
+  public readonly name: pulumi.Output<string>;
+  /** The guardrail objects; releases wait for them so quota defaults apply from the first pod. */
+  public readonly guardrails: pulumi.Resource[];
+
+  constructor(name: string, args: ScopedNamespaceArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("scoped-cd:access:ScopedNamespace", name, {}, opts);
+    const provider = args.provider;
+    const labels = stageLabels(args.stage, "namespace");
+
+    // Survives `pulumi destroy` unless deletable, so a removed stage never takes its data along.
+    const namespace = new k8s.core.v1.Namespace(
+      `${name}-namespace`,
+      {
+        metadata: {
+          name: args.namespace,
+          labels: {
+            ...labels,
+            "pod-security.kubernetes.io/enforce": args.podSecurity,
+            "pod-security.kubernetes.io/enforce-version": "latest",
+            "pod-security.kubernetes.io/warn": args.podSecurity,
+            "pod-security.kubernetes.io/audit": args.podSecurity,
+          },
+        },
+      },
+      { parent: this, provider, retainOnDelete: !args.deletable },
+    );
+    this.name = namespace.metadata.name;
+    const inNamespace = { parent: this, provider, dependsOn: [namespace] };
+
+    const quota = new k8s.core.v1.ResourceQuota(
+      `${name}-quota`,
+      {
+        metadata: { name: "stage-quota", namespace: this.name, labels },
+        spec: { hard: { ...args.quota } },
+      },
+      inNamespace,
+    );
+
+    const limits = new k8s.core.v1.LimitRange(
+      `${name}-limits`,
+      {
+        metadata: { name: "stage-defaults", namespace: this.name, labels },
+        spec: {
+          limits: [
+            {
+              type: "Container",
+              defaultRequest: { ...args.containerRequests },
+              default: { ...args.containerLimits },
+            },
+          ],
+        },
+      },
+      inNamespace,
+    );
+    this.guardrails = [namespace, quota, limits];
+
+    if (args.isolateNetwork) {
+      // Selects every pod; allows ingress only from pods of the same namespace.
+      this.guardrails.push(
+        new k8s.networking.v1.NetworkPolicy(
+          `${name}-isolation`,
+          {
+            metadata: { name: "stage-isolation", namespace: this.name, labels },
+            spec: {
+              podSelector: {},
+              policyTypes: ["Ingress"],
+              ingress: [{ from: [{ podSelector: {} }] }],
+            },
+          },
+          inNamespace,
+        ),
+      );
+    }
+
+    this.registerOutputs({ name: this.name });
+  }
+}

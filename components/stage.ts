@@ -1,0 +1,154 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { Mode, StageConfig } from "../config";
+import { DeployerAccess } from "./deployerAccess";
+import { Promotion } from "./promotion";
+import { ScopedNamespace } from "./scopedNamespace";
+import { ReleaseSummary, StageReleases } from "./stageReleases";
+import { Tiller } from "./tiller";
+
+/** The `stages` output entry of one stage (plain, never secret). */
+export interface StageSummary {
+  namespace: string;
+  serviceAccount: string | null;
+  rotation: string | null;
+  /** `enabled` is null in a delivery stack that does not know its access stack. */
+  tiller: { enabled: boolean | null; namespace: string | null };
+  releases: Record<string, ReleaseSummary>;
+}
+
+/** Where a stage's access layer lives, by mode. */
+export type StageAccess =
+  | {
+      /** `all` / `access`: this stack declares the access layer with the admin provider. */
+      readonly kind: "declare";
+      readonly adminProvider: k8s.Provider;
+      readonly clusterName: string;
+      readonly server: pulumi.Input<string>;
+    }
+  | {
+      /** `delivery`: the scoped kubeconfig comes from elsewhere; no admin provider exists. */
+      readonly kind: "consume";
+      readonly kubeconfig: pulumi.Output<string>;
+      /** The access stack's summary of this stage, when known. */
+      readonly accessSummary?: pulumi.Output<Partial<StageSummary> | undefined>;
+    };
+
+export interface StageArgs {
+  readonly mode: Mode;
+  readonly config: StageConfig;
+  /** Stable cluster identity; part of the scoped provider's clusterIdentifier. */
+  readonly clusterName: string;
+  readonly access: StageAccess;
+  readonly promotion?: Promotion;
+}
+
+/** One stage: namespace, deployer, Tiller and releases, as the mode asks. */
+export class Stage extends pulumi.ComponentResource {
+  /** The scoped kubeconfig (secret); only where this stack declares the access layer. */
+  public readonly kubeconfig?: pulumi.Output<string>;
+  public readonly summary: pulumi.Output<StageSummary>;
+  public readonly namespace?: ScopedNamespace;
+  public readonly deployer?: DeployerAccess;
+  public readonly tiller?: Tiller;
+  public readonly releases?: StageReleases;
+
+  constructor(name: string, args: StageArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("scoped-cd:stage:Stage", name, {}, opts);
+    const cfg = args.config;
+    const access = args.access;
+    let namespace: pulumi.Input<string> = cfg.namespace;
+    let kubeconfig: pulumi.Output<string>;
+    let releaseDependsOn: pulumi.Resource[] = [];
+
+    if (access.kind === "declare") {
+      const provider = access.adminProvider;
+      this.namespace = new ScopedNamespace(
+        `${name}-ns`,
+        {
+          stage: cfg.name,
+          namespace: cfg.namespace,
+          deletable: cfg.deletable,
+          provider,
+          ...cfg.guardrails,
+        },
+        { parent: this },
+      );
+      namespace = this.namespace.name;
+      this.deployer = new DeployerAccess(
+        `${name}-deployer`,
+        {
+          stage: cfg.name,
+          namespace,
+          clusterName: access.clusterName,
+          server: access.server,
+          rotation: cfg.deployer.rotation,
+          allowRbac: cfg.deployer.allowRbac,
+          tiller: cfg.tiller.enabled,
+          extraRules: cfg.deployer.extraRules,
+          provider,
+        },
+        { parent: this, dependsOn: this.namespace.guardrails },
+      );
+      if (cfg.tiller.enabled) {
+        this.tiller = new Tiller(
+          `${name}-tiller`,
+          {
+            stage: cfg.name,
+            namespace,
+            image: cfg.tiller.image,
+            historyMax: cfg.tiller.historyMax,
+            allowRbac: cfg.deployer.allowRbac,
+            provider,
+          },
+          { parent: this, dependsOn: this.namespace.guardrails },
+        );
+      }
+      kubeconfig = this.deployer.kubeconfig;
+      this.kubeconfig = kubeconfig;
+      releaseDependsOn = [...this.deployer.grants, ...this.namespace.guardrails];
+    } else {
+      kubeconfig = access.kubeconfig;
+    }
+
+    if (args.mode !== "access") {
+      this.releases = new StageReleases(
+        `${name}-releases`,
+        {
+          stage: cfg.name,
+          namespace,
+          kubeconfig,
+          clusterIdentifier: `${args.clusterName}/${cfg.namespace}`,
+          releases: cfg.releases,
+          promotion: args.promotion,
+          dependsOn: releaseDependsOn,
+        },
+        { parent: this },
+      );
+    }
+
+    const own = access.kind === "declare";
+    const accessSummary =
+      access.kind === "consume" && access.accessSummary
+        ? access.accessSummary
+        : pulumi.output(undefined);
+    this.summary = pulumi
+      .all([
+        namespace,
+        this.deployer?.serviceAccountName ?? null,
+        this.releases?.summary ?? {},
+        accessSummary,
+      ])
+      .apply(([ns, serviceAccount, releases, upstream]) => ({
+        namespace: ns,
+        serviceAccount: own ? serviceAccount : (upstream?.serviceAccount ?? null),
+        rotation: own ? cfg.deployer.rotation : (upstream?.rotation ?? null),
+        tiller: own
+          ? { enabled: cfg.tiller.enabled, namespace: cfg.tiller.enabled ? ns : null }
+          : (upstream?.tiller ?? { enabled: null, namespace: null }),
+        releases,
+      }));
+
+    this.registerOutputs({ summary: this.summary, kubeconfig: this.kubeconfig });
+  }
+}

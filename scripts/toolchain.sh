@@ -1,0 +1,240 @@
+#!/usr/bin/env bash
+# Builds the offline toolchain for scoped-cd from Go modules (this machine reaches only the npm
+# registry, Debian's archive and the Go module proxy: no GitHub releases, no get.pulumi.com).
+#
+#   scripts/toolchain.sh            build what is missing (cold: ~1h on 2 cores; warm: seconds)
+#   scripts/toolchain.sh env        print shell exports; use: eval "$(scripts/toolchain.sh env)"
+#   scripts/toolchain.sh build STEP...   build only some steps (pulumi kubernetes-provider
+#                                   random-provider kube etcd kwok helm plugins)
+#
+# Everything built lands in ${SCOPED_CD_CACHE:-$HOME/.cache/scoped-cd}/<tool>-<version>/, outside
+# the work tree, and is reused by every later run and every clone on this machine. The only
+# per-checkout part is the plugin install into $repo/.local/pulumi-home (quick).
+set -euo pipefail
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+tc="$repo/toolchain"
+# shellcheck source=../toolchain/versions.env
+source "$tc/versions.env"
+CACHE="${SCOPED_CD_CACHE:-$HOME/.cache/scoped-cd}"
+LOGS="$CACHE/logs"
+PULUMI_HOME_DIR="$repo/.local/pulumi-home"
+
+# npm-driven versions: the CLI/language host must match @pulumi/pulumi, the plugins must be exactly
+# the versions the SDKs ask the engine for. Read them from the lockfile, the single source of truth.
+lock_version() {
+  node -e 'const l=require(process.argv[1]);const p=l.packages["node_modules/"+process.argv[2]];
+    if(!p){console.error("not in lockfile: "+process.argv[2]);process.exit(1)};console.log(p.version)' \
+    "$repo/package-lock.json" "$1"
+}
+PULUMI_VERSION="$(lock_version @pulumi/pulumi)"
+K8S_PROVIDER_VERSION="$(lock_version @pulumi/kubernetes)"
+RANDOM_PROVIDER_VERSION="$(lock_version @pulumi/random)"
+[ "$PULUMI_CLI_VERSION" = lockfile ] && PULUMI_CLI_VERSION="$PULUMI_VERSION"
+
+# Go settings. GOTOOLCHAIN=local: never download another Go (the proxy would serve it, but we want
+# the machine's Go; every module pinned here builds with go1.26). GOSUMDB=off: sum.golang.org is
+# not reachable from this machine (DNS fails), so checksums come from the committed go.sum files
+# of the wrapper modules plus the module proxy itself. GOPROXY without ",direct": never try git.
+export PATH="/usr/local/go/bin:$PATH"
+export GOTOOLCHAIN=local GOSUMDB=off GOPROXY="${GOPROXY_OVERRIDE:-https://proxy.golang.org}"
+export GOFLAGS="-mod=mod -buildvcs=false" CGO_ENABLED=0
+
+cache_dir() { echo "$CACHE/$1-$2"; }   # tool, version -> its cache dir
+
+# ---------------------------------------------------------------------------------------------
+# env: print exports for an interactive shell or CI step.
+print_env() {
+  mkdir -p "$repo/.local/state" "$PULUMI_HOME_DIR"
+  local etcd_bin=""
+  [ "$ETCD_VERSION" = debian ] || etcd_bin="$(cache_dir etcd "$ETCD_VERSION")/bin:"
+  cat <<EOF
+export PATH="$(cache_dir pulumi "$PULUMI_CLI_VERSION")/bin:$(cache_dir kube "$KUBE_VERSION")/bin:$(cache_dir kwok "$KWOK_VERSION")/bin:$(cache_dir helm "$HELM_VERSION")/bin:${etcd_bin}\$PATH"
+export PULUMI_HOME="$PULUMI_HOME_DIR"
+export PULUMI_SKIP_UPDATE_CHECK=true
+export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
+export PULUMI_BACKEND_URL="file://$repo/.local/state"
+EOF
+}
+
+# ---------------------------------------------------------------------------------------------
+# Step runner: "[k/n] building <what> ... done in 123s", log per step under $LOGS, tail on failure.
+STEP_K=0 STEP_N=0 T0=$SECONDS
+run_step() {  # name, description, done-marker file, function
+  local name="$1" what="$2" marker="$3" fn="$4" log="$LOGS/$1.log" t=$SECONDS
+  STEP_K=$((STEP_K + 1))
+  if [ -e "$marker" ]; then
+    printf '[%d/%d] %s ... cached\n' "$STEP_K" "$STEP_N" "$what"; return 0
+  fi
+  printf '[%d/%d] building %s ... ' "$STEP_K" "$STEP_N" "$what"
+  mkdir -p "$LOGS"
+  # Run in a subshell so `set -e` applies inside the step, and capture its status ourselves.
+  # The subshell gets its own `set -e`; it must not run as an `if` condition, where bash ignores
+  # set -e (a failing command in the middle of the step would go unnoticed).
+  local rc=0
+  set +e; ( set -euo pipefail; "$fn" ) >"$log" 2>&1; rc=$?; set -e
+  if [ "$rc" -eq 0 ]; then
+    printf 'done in %ss\n' "$((SECONDS - t))"
+  else
+    printf 'FAILED after %ss\n\nstep "%s" failed; last lines of %s:\n' "$((SECONDS - t))" "$name" "$log"
+    tail -n 40 "$log" | sed 's/^/  | /'
+    printf '\nfull log: %s\n' "$log"
+    exit 1
+  fi
+}
+
+# Copy a wrapper module (committed under toolchain/) to a scratch dir in the cache, so `go mod
+# edit` / -mod=mod never touch the work tree. Prints the scratch dir.
+scratch_module() {  # wrapper dir name, dest
+  rm -rf "$2"; mkdir -p "$2"; cp -r "$tc/$1/." "$2/"
+}
+
+# Install the result atomically: build into $dir.tmp, then rename, so an interrupted build never
+# leaves a half-filled cache dir that a later run would take as done.
+finish_dir() { rm -rf "$1"; mv "$1.tmp" "$1"; }
+
+# ---------------------------------------------------------------------------------------------
+# Kubernetes: kube-apiserver, kube-controller-manager, kube-scheduler, kubectl (one minor).
+build_kube() {
+  local dir; dir="$(cache_dir kube "$KUBE_VERSION")"; rm -rf "$dir.tmp"
+  scratch_module kube "$dir.tmp/src"; cd "$dir.tmp/src"
+  # Point the wrapper at the pinned version and every staging module at its v0.x twin.
+  local edits=(-require="k8s.io/kubernetes@$KUBE_VERSION")
+  local m; for m in $(go mod edit -json | node -e 'JSON.parse(require("fs").readFileSync(0)).Replace.forEach(r=>console.log(r.Old.Path))'); do
+    edits+=(-replace="$m=$m@$KUBE_STAGING_VERSION")
+  done
+  go mod edit "${edits[@]}"
+  local ver="$KUBE_VERSION" minor; minor="$(echo "$ver" | cut -d. -f2)"
+  # Same ldflags as hack/lib/version.sh, so `kubectl version` and /version report the real version
+  # (unstamped binaries say v0.0.0-master, which also breaks version-skew checks).
+  local x="" p
+  for p in k8s.io/client-go/pkg/version k8s.io/component-base/version; do
+    x+=" -X $p.gitVersion=$ver -X $p.gitMajor=1 -X $p.gitMinor=$minor -X $p.gitTreeState=clean"
+    x+=" -X $p.buildDate=1970-01-01T00:00:00Z"
+  done
+  go mod download k8s.io/kubernetes
+  go build -trimpath -ldflags "-s -w$x" -o "$dir.tmp/bin/" \
+    k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
+    k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl
+  "$dir.tmp/bin/kubectl" version --client
+  rm -rf "$dir.tmp/src"
+  finish_dir "$dir"
+}
+
+# ---------------------------------------------------------------------------------------------
+# Pulumi CLI (pkg/v3 at the @pulumi/pulumi version) + our Node.js language host (see
+# toolchain/pulumi-language-nodejs/main.go for why it is ours), both stamped with that version.
+build_pulumi() {
+  local dir; dir="$(cache_dir pulumi "$PULUMI_CLI_VERSION")"; rm -rf "$dir.tmp"
+  scratch_module pulumi "$dir.tmp/src"; cd "$dir.tmp/src"
+  go mod edit -require="github.com/pulumi/pulumi/pkg/v3@v$PULUMI_CLI_VERSION" \
+              -require="github.com/pulumi/pulumi/sdk/v3@v$PULUMI_CLI_VERSION"
+  local x="-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$PULUMI_CLI_VERSION"
+  go build -trimpath -ldflags "-s -w $x" -o "$dir.tmp/bin/pulumi" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
+  "$dir.tmp/bin/pulumi" version
+  if [ -d "$tc/pulumi-language-nodejs" ]; then
+    scratch_module pulumi-language-nodejs "$dir.tmp/src-lang"; cd "$dir.tmp/src-lang"
+    go mod edit -require="github.com/pulumi/pulumi/sdk/v3@v$PULUMI_CLI_VERSION"
+    go build -trimpath -ldflags "-s -w $x" -o "$dir.tmp/bin/pulumi-language-nodejs" .
+  fi
+  rm -rf "$dir.tmp/src" "$dir.tmp/src-lang"
+  finish_dir "$dir"
+}
+
+# ---------------------------------------------------------------------------------------------
+# pulumi-resource-kubernetes, reporting the @pulumi/kubernetes version (see
+# toolchain/kubernetes-provider/go.mod for the source module actually used and why).
+build_kubernetes_provider() {
+  local dir; dir="$(cache_dir kubernetes-provider "$K8S_PROVIDER_VERSION-src-$K8S_PROVIDER_MODULE_VERSION")"
+  rm -rf "$dir.tmp"; scratch_module kubernetes-provider "$dir.tmp/src"; cd "$dir.tmp/src"
+  local mod=github.com/pulumi/pulumi-kubernetes/provider/v4
+  go mod edit -require="$mod@$K8S_PROVIDER_MODULE_VERSION"
+  # The two embedded files upstream generates with `go generate` (cmd/.../generate.go): the
+  # committed schema.json with "version" set, and terraform-mapping.json re-serialised.
+  local src; src="$(go mod download -json "$mod@$K8S_PROVIDER_MODULE_VERSION" | node -e 'console.log(JSON.parse(require("fs").readFileSync(0)).Dir)')"
+  node -e 'const fs=require("fs"),[src,v]=process.argv.slice(1);
+    const s=JSON.parse(fs.readFileSync(src+"/schema.json"));s.version=v;
+    fs.writeFileSync("schema-embed.json",JSON.stringify(s));
+    fs.writeFileSync("terraform-mapping-embed.json",JSON.stringify(JSON.parse(fs.readFileSync(src+"/terraform-mapping.json"))));' \
+    "$src/cmd/pulumi-resource-kubernetes" "$K8S_PROVIDER_VERSION"
+  go build -trimpath -ldflags "-s -w -X $mod/pkg/version.Version=$K8S_PROVIDER_VERSION" \
+    -o "$dir.tmp/bin/pulumi-resource-kubernetes" .
+  echo "built from $mod@$K8S_PROVIDER_MODULE_VERSION, stamped $K8S_PROVIDER_VERSION" > "$dir.tmp/SOURCE"
+  rm -rf "$dir.tmp/src"; finish_dir "$dir"
+}
+
+# ---------------------------------------------------------------------------------------------
+# kwok (fake kubelet: marks Nodes and their Pods Ready). No replaces upstream, so plain go install.
+# Its version string is a constant in the source (pkg/consts.Version), no stamp needed.
+build_kwok() {
+  local dir; dir="$(cache_dir kwok "$KWOK_VERSION")"; rm -rf "$dir.tmp"
+  GOFLAGS=-buildvcs=false GOBIN="$dir.tmp/bin" go install -trimpath -ldflags "-s -w" "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION"
+  "$dir.tmp/bin/kwok" --version
+  finish_dir "$dir"
+}
+
+# Helm v3 CLI. Stamp like Helm's Makefile does, else `helm version` says just "v3.22".
+build_helm() {
+  local dir; dir="$(cache_dir helm "$HELM_VERSION")"; rm -rf "$dir.tmp"
+  local v=helm.sh/helm/v3/internal/version
+  GOFLAGS=-buildvcs=false GOBIN="$dir.tmp/bin" go install -trimpath \
+    -ldflags "-s -w -X $v.version=$HELM_VERSION -X $v.gitTreeState=clean" "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
+  "$dir.tmp/bin/helm" version
+  finish_dir "$dir"
+}
+
+# etcd: Debian's etcd-server by default (3.4.23 on bookworm; kube-apiserver 1.34 works with it,
+# see cluster.sh); or a go.etcd.io/etcd/server/v3 version if versions.env names one.
+# openssl (certificates for cluster.sh) comes from Debian as well.
+build_etcd() {
+  export DEBIAN_FRONTEND=noninteractive
+  local pkgs=()
+  command -v openssl >/dev/null || pkgs+=(openssl)
+  if [ "$ETCD_VERSION" = debian ]; then
+    command -v etcd >/dev/null || pkgs+=(etcd-server)
+  fi
+  if [ ${#pkgs[@]} -gt 0 ]; then
+    # `apt-get update` only when the package lists are empty (a fresh machine).
+    if ! apt-cache show "${pkgs[0]}" >/dev/null 2>&1; then apt-get update; fi
+    apt-get install -y "${pkgs[@]}"
+  fi
+  if [ "$ETCD_VERSION" != debian ]; then
+    local dir; dir="$(cache_dir etcd "$ETCD_VERSION")"; rm -rf "$dir.tmp"
+    GOFLAGS=-buildvcs=false GOBIN="$dir.tmp/bin" go install -trimpath -ldflags "-s -w" "go.etcd.io/etcd/server/v3@$ETCD_VERSION"
+    mv "$dir.tmp/bin/v3" "$dir.tmp/bin/etcd" 2>/dev/null || true
+    finish_dir "$dir"
+  fi
+  etcd --version 2>/dev/null || "$(cache_dir etcd "$ETCD_VERSION")/bin/etcd" --version
+}
+etcd_marker() {
+  if [ "$ETCD_VERSION" = debian ]; then command -v etcd >/dev/null && command -v openssl >/dev/null && echo /usr/bin/etcd || echo /nonexistent
+  else command -v openssl >/dev/null && echo "$(cache_dir etcd "$ETCD_VERSION")/bin/etcd" || echo /nonexistent; fi
+}
+
+# ---------------------------------------------------------------------------------------------
+main() {
+  local steps=(pulumi kubernetes-provider random-provider kube etcd kwok helm plugins)
+  if [ "${1:-}" = env ]; then print_env; return; fi
+  if [ "${1:-}" = build ]; then shift; steps=("$@"); fi
+  STEP_N=${#steps[@]}
+  local s
+  for s in "${steps[@]}"; do
+    case "$s" in
+      pulumi) run_step pulumi "pulumi CLI + pulumi-language-nodejs v$PULUMI_CLI_VERSION" \
+              "$(cache_dir pulumi "$PULUMI_CLI_VERSION")/bin/pulumi-language-nodejs" build_pulumi ;;
+      kubernetes-provider) run_step kubernetes-provider "pulumi-resource-kubernetes $K8S_PROVIDER_VERSION" \
+              "$(cache_dir kubernetes-provider "$K8S_PROVIDER_VERSION-src-$K8S_PROVIDER_MODULE_VERSION")/bin/pulumi-resource-kubernetes" \
+              build_kubernetes_provider ;;
+      kwok) run_step kwok "kwok $KWOK_VERSION" "$(cache_dir kwok "$KWOK_VERSION")/bin/kwok" build_kwok ;;
+      helm) run_step helm "helm $HELM_VERSION" "$(cache_dir helm "$HELM_VERSION")/bin/helm" build_helm ;;
+      etcd) run_step etcd "etcd ($ETCD_VERSION) + openssl" "$(etcd_marker)" build_etcd ;;
+      kube) run_step kube "kubernetes $KUBE_VERSION (apiserver, controller-manager, scheduler, kubectl)" \
+              "$(cache_dir kube "$KUBE_VERSION")/bin/kubectl" build_kube ;;
+      *) echo "unknown step: $s" >&2; exit 2 ;;
+    esac
+  done
+  printf 'toolchain ready in %ss (cache: %s)\n' "$((SECONDS - T0))" "$CACHE"
+}
+# One line on purpose: bash reads scripts lazily, so an edit to this file while it runs could
+# otherwise be executed after main returns.
+main "$@"; exit

@@ -1,0 +1,175 @@
+// Runs the real program (bin/index.js) under Pulumi mocks and records every registration,
+// including the options the engine would see (parent, provider, retainOnDelete, dependencies).
+import * as crypto from "node:crypto";
+import * as path from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+
+export const PROJECT = "scoped-cd";
+export const TOKEN = "eyJhbGciOiJSUzI1NiJ9.fake-token-for-tests";
+export const CA_DATA = Buffer.from("-----BEGIN CERTIFICATE-----\nfake\n-----END CERTIFICATE-----\n").toString("base64");
+
+export interface Registration {
+  type: string;
+  name: string;
+  urn: string;
+  inputs: Record<string, any>;
+  custom: boolean;
+  parent: string;
+  provider: string;
+  retainOnDelete?: boolean;
+  dependencies: string[];
+}
+
+export interface RunResult {
+  /** What the program threw, if anything (registrations made before it are still listed). */
+  error?: unknown;
+  registrations: Registration[];
+  outputs: Record<string, pulumi.Output<unknown> | undefined>;
+  byType(type: string): Registration[];
+  one(type: string, nameSuffix: string): Registration;
+}
+
+/** Upstream stacks' outputs, by stack name, for StackReference mocks. */
+export type StackOutputs = Record<string, Record<string, unknown>>;
+
+export function promiseOf<T>(output: pulumi.Output<T>): Promise<T> {
+  return new Promise((resolve) => output.apply(resolve));
+}
+
+/** Deterministic stand-in for RandomString: same keepers, same result. */
+function randomResult(inputs: Record<string, unknown>): string {
+  const hash = crypto.createHash("sha256").update(JSON.stringify(inputs.keepers ?? {})).digest("hex");
+  return hash.replace(/[^a-z0-9]/g, "").slice(0, Number(inputs.length ?? 6));
+}
+
+function mockState(type: string, name: string, inputs: any, stacks: StackOutputs): any {
+  switch (type) {
+    case "random:index/randomString:RandomString":
+      return { ...inputs, result: randomResult(inputs) };
+    case "kubernetes:core/v1:Secret":
+      if (inputs.type === "kubernetes.io/service-account-token") {
+        return {
+          ...inputs,
+          data: { token: Buffer.from(TOKEN).toString("base64"), "ca.crt": CA_DATA },
+        };
+      }
+      return inputs;
+    case "kubernetes:helm.sh/v3:Release":
+      return {
+        ...inputs,
+        status: {
+          name: inputs.name,
+          namespace: inputs.namespace,
+          status: "deployed",
+          revision: 1,
+          version: inputs.version ?? "1.4.2",
+          chart: "storefront",
+        },
+      };
+    case "pulumi:pulumi:StackReference": {
+      const outputs = stacks[inputs.name];
+      if (!outputs) throw new Error(`no such stack: ${inputs.name}`);
+      return { ...inputs, outputs, secretOutputNames: ["kubeconfigs"] };
+    }
+    default:
+      if (type.startsWith("kubernetes:") && inputs.metadata && !inputs.metadata.name) {
+        return { ...inputs, metadata: { ...inputs.metadata, name: `${name}-generated` } };
+      }
+      return inputs;
+  }
+}
+
+/** Settle pending registrations: wait until no new one arrives for a few turns. */
+async function settle(registrations: Registration[]) {
+  let last = -1;
+  let stable = 0;
+  while (stable < 20) {
+    await new Promise((r) => setTimeout(r, 5));
+    stable = registrations.length === last ? stable + 1 : 0;
+    last = registrations.length;
+  }
+}
+
+const INDEX = path.resolve(__dirname, "../../index.js");
+
+/**
+ * Run bin/index.js with the given `scoped-cd:` config (values: objects or strings) under mocks.
+ * `preview` runs the program as a preview would.
+ */
+export async function runProgram(
+  config: Record<string, unknown>,
+  opts: { stack?: string; stacks?: StackOutputs; secretKeys?: string[]; preview?: boolean } = {},
+): Promise<RunResult> {
+  const registrations: Registration[] = [];
+  const stacks = opts.stacks ?? {};
+  await pulumi.runtime.setMocks(
+    {
+      newResource: (args) => ({
+        id: args.custom ? `${args.name}-id` : undefined,
+        state: mockState(args.type, args.name, args.inputs, stacks),
+      }),
+      call: (args) => args.inputs,
+    },
+    PROJECT,
+    opts.stack ?? "unit",
+    opts.preview ?? false,
+  );
+  spyOnRegistrations(registrations);
+
+  const all: Record<string, string> = {
+    "pulumi:disable-default-providers": JSON.stringify(["kubernetes"]),
+  };
+  for (const [key, value] of Object.entries(config)) {
+    all[`${PROJECT}:${key}`] = typeof value === "string" ? value : JSON.stringify(value);
+  }
+  pulumi.runtime.setAllConfig(
+    all,
+    (opts.secretKeys ?? []).map((k) => `${PROJECT}:${k}`),
+  );
+
+  delete require.cache[INDEX];
+  let outputs: RunResult["outputs"] = {};
+  let error: unknown;
+  try {
+    outputs = require(INDEX); // eslint-disable-line @typescript-eslint/no-require-imports
+  } catch (err) {
+    error = err;
+  }
+  await settle(registrations);
+  return {
+    error,
+    registrations,
+    outputs,
+    byType: (type) => registrations.filter((r) => r.type === type),
+    one: (type, suffix) => {
+      const found = registrations.filter((r) => r.type === type && r.name.endsWith(suffix));
+      if (found.length !== 1) {
+        throw new Error(`expected one ${type} named *${suffix}, found ${found.length}`);
+      }
+      return found[0];
+    },
+  };
+}
+
+/** Wrap the mock monitor to record the registration request the engine would receive. */
+function spyOnRegistrations(registrations: Registration[]) {
+  const monitor = pulumi.runtime.getMonitor() as any;
+  const original = monitor.registerResource.bind(monitor);
+  monitor.registerResource = (req: any, callback: any) =>
+    original(req, (err: unknown, res: any) => {
+      if (!err) {
+        registrations.push({
+          type: req.getType(),
+          name: req.getName(),
+          urn: res.getUrn(),
+          inputs: pulumi.runtime.deserializeProperties(req.getObject()),
+          custom: req.getCustom(),
+          parent: req.getParent(),
+          provider: req.getProvider(),
+          retainOnDelete: req.hasRetainondelete?.() ? req.getRetainondelete() : undefined,
+          dependencies: req.getDependenciesList(),
+        });
+      }
+      callback(err, res);
+    });
+}
