@@ -28,17 +28,16 @@ const QUOTA_KEY =
 const STACK_NAME = /^([A-Za-z0-9_.-]+\/){0,2}[A-Za-z0-9_.-]+$/;
 
 const dnsLabel = (max: number) =>
-  z
-    .string()
-    .max(max, `must be at most ${max} characters`)
-    .regex(DNS1123_LABEL, DNS1123_MESSAGE);
+  z.string().max(max, `must be at most ${max} characters`).regex(DNS1123_LABEL, DNS1123_MESSAGE);
 
 const quantity = z
   .union([z.string(), z.number()])
   .transform(String)
   .refine((q) => QUANTITY.test(q), 'must be a Kubernetes quantity such as "500m", "2" or "4Gi"');
 
-const stackName = z.string().regex(STACK_NAME, "must be a stack name such as prod or org/scoped-cd/prod");
+const stackName = z
+  .string()
+  .regex(STACK_NAME, "must be a stack name such as prod or org/scoped-cd/prod");
 
 const extraRuleSchema = z
   .strictObject({
@@ -47,7 +46,9 @@ const extraRuleSchema = z
     verbs: z.array(z.string().min(1)).min(1, "must list at least one verb"),
     resourceNames: z.array(z.string().min(1)).optional(),
     /** Escalation classes this rule is known to carry and is accepted with. */
-    acknowledge: z.array(z.enum(ALL_CLASSES as [EscalationClass, ...EscalationClass[]])).default([]),
+    acknowledge: z
+      .array(z.enum(ALL_CLASSES as [EscalationClass, ...EscalationClass[]]))
+      .default([]),
   })
   .superRefine((rule, ctx) => {
     const scoped = clusterScopedResources(rule);
@@ -232,7 +233,10 @@ function modeChecks(raw: Record<string, unknown>, mode: Mode | undefined, stageC
       ]);
     }
     if (raw.accessStack !== undefined && raw.kubeconfig !== undefined) {
-      problems.push([["kubeconfig"], "set either scoped-cd:accessStack or scoped-cd:kubeconfig, not both"]);
+      problems.push([
+        ["kubeconfig"],
+        "set either scoped-cd:accessStack or scoped-cd:kubeconfig, not both",
+      ]);
     }
     if (raw.kubeconfig !== undefined && stageCount > 1) {
       problems.push([
@@ -267,9 +271,15 @@ function stageChecks(
   }
   const misplaced =
     mode === "delivery"
-      ? { keys: ["deletable", "deployer", "guardrails", "tiller"], owner: "the access stack; a delivery stack only deploys releases" }
+      ? {
+          keys: ["deletable", "deployer", "guardrails", "tiller"],
+          owner: "the access stack; a delivery stack only deploys releases",
+        }
       : mode === "access"
-        ? { keys: ["releases", "promoteFrom"], owner: "the delivery stack; an access stack deploys no releases" }
+        ? {
+            keys: ["releases", "promoteFrom"],
+            owner: "the delivery stack; an access stack deploys no releases",
+          }
         : { keys: [], owner: "" };
   for (const key of misplaced.keys) {
     if (rawStage[key] !== undefined) problems.push([at(key), `belongs to ${misplaced.owner}`]);
@@ -315,9 +325,15 @@ function namespaceChecks(rawStages: Record<string, unknown>): Problem[] {
     const namespace = explicit ?? stage;
     const nsKey = explicit !== undefined ? ["stages", stage, "namespace"] : ["stages", stage];
     if (namespace === "default" || namespace.startsWith("kube-")) {
-      problems.push([nsKey, `namespace ${namespace} is reserved; choose a namespace of the stage's own`]);
+      problems.push([
+        nsKey,
+        `namespace ${namespace} is reserved; choose a namespace of the stage's own`,
+      ]);
     } else if (seen.has(namespace)) {
-      problems.push([nsKey, `namespace ${namespace} is already used by stage ${seen.get(namespace)}`]);
+      problems.push([
+        nsKey,
+        `namespace ${namespace} is already used by stage ${seen.get(namespace)}`,
+      ]);
     }
     seen.set(namespace, stage);
   }
@@ -385,7 +401,8 @@ function formatIssue(issue: z.core.$ZodIssue, prefix: PropertyKey[]): string[] {
 
 function describeIssue(issue: z.core.$ZodIssue): string {
   if (issue.code === "invalid_type" && issue.input === undefined) return "is required";
-  if (issue.code === "invalid_type") return `must be ${TYPE_NAMES[issue.expected] ?? article(issue.expected)}`;
+  if (issue.code === "invalid_type")
+    return `must be ${TYPE_NAMES[issue.expected] ?? article(issue.expected)}`;
   if (issue.code === "invalid_value") {
     return `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")}`;
   }
@@ -428,7 +445,9 @@ function parseJson(text: string): unknown {
 export function loadConfig(): StackConfig {
   const raw = readRawConfig();
   const kubeconfig =
-    raw.kubeconfig !== undefined ? new pulumi.Config(PROJECT).requireSecret("kubeconfig") : undefined;
+    raw.kubeconfig !== undefined
+      ? new pulumi.Config(PROJECT).requireSecret("kubeconfig")
+      : undefined;
   const { config, problems } = parseConfig(raw, kubeconfig);
   if (!config) throw new ConfigError(problems);
   return config;

@@ -77,7 +77,10 @@ export class DeployerAccess extends pulumi.ComponentResource {
     });
     const role = new k8s.rbac.v1.Role(
       `${name}-role`,
-      { metadata: { name: "scoped-deployer", namespace: args.namespace, labels }, rules: this.rules },
+      {
+        metadata: { name: "scoped-deployer", namespace: args.namespace, labels },
+        rules: this.rules,
+      },
       { parent: this, provider },
     );
 
@@ -111,21 +114,22 @@ export class DeployerAccess extends pulumi.ComponentResource {
     );
 
     this.kubeconfig = pulumi.secret(
-      pulumi
-        .all([token.data, args.server, args.namespace])
-        .apply(([data, server, namespace]) =>
-          renderScopedKubeconfig({
-            clusterName: args.clusterName,
-            stage: args.stage,
-            server,
-            caData: requireKey(data, "ca.crt", name),
-            token: Buffer.from(requireKey(data, "token", name), "base64").toString("utf8"),
-            namespace,
-          }),
-        ),
+      pulumi.all([token.data, args.server, args.namespace]).apply(([data, server, namespace]) =>
+        renderScopedKubeconfig({
+          clusterName: args.clusterName,
+          stage: args.stage,
+          server,
+          caData: requireKey(data, "ca.crt", name),
+          token: Buffer.from(requireKey(data, "token", name), "base64").toString("utf8"),
+          namespace,
+        }),
+      ),
     );
 
-    this.registerOutputs({ serviceAccountName: this.serviceAccountName, kubeconfig: this.kubeconfig });
+    this.registerOutputs({
+      serviceAccountName: this.serviceAccountName,
+      kubeconfig: this.kubeconfig,
+    });
   }
 }
 

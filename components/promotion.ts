@@ -43,7 +43,9 @@ export function promotionGate(
   }
   if (found.length > 1) {
     const stages = found.map((f) => f.upstreamStage).join(", ");
-    throw new Error(`${where}: stack ${stack} has release ${release} in several stages (${stages})`);
+    throw new Error(
+      `${where}: stack ${stack} has release ${release} in several stages (${stages})`,
+    );
   }
   const { upstreamStage, r } = found[0];
   if (r.status !== "deployed") {

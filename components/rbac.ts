@@ -54,7 +54,11 @@ const CLASS_GRANTS: Record<Exclude<EscalationClass, "wildcard">, Grant[]> = {
   ],
   "persistent-volumes": grants("", ["persistentvolumes"], ["create"]),
   "nodes-proxy": grants("", ["nodes/proxy"], ["get", "create"]),
-  "csr-approval": grants("certificates.k8s.io", ["certificatesigningrequests/approval"], ["update"]),
+  "csr-approval": grants(
+    "certificates.k8s.io",
+    ["certificatesigningrequests/approval"],
+    ["update"],
+  ),
   "admission-webhooks": grants(
     "admissionregistration.k8s.io",
     ["validatingwebhookconfigurations", "mutatingwebhookconfigurations"],

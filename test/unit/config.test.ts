@@ -157,7 +157,8 @@ const BAD: BadCase[] = [
     base: deliveryModeConfig,
     change: (c) => (c.kubeconfig = "apiVersion: v1"),
     secretKeys: ["kubeconfig"],
-    problem: "scoped-cd:kubeconfig: set either scoped-cd:accessStack or scoped-cd:kubeconfig, not both",
+    problem:
+      "scoped-cd:kubeconfig: set either scoped-cd:accessStack or scoped-cd:kubeconfig, not both",
   },
   {
     what: "an access-layer key in a delivery stack",
@@ -183,7 +184,9 @@ const BAD: BadCase[] = [
     what: "an extra rule granting pods/exec without acknowledgement",
     base: allModeConfig,
     change: (c) =>
-      (dev(c).deployer.extraRules = [{ apiGroups: [""], resources: ["pods/exec"], verbs: ["create"] }]),
+      (dev(c).deployer.extraRules = [
+        { apiGroups: [""], resources: ["pods/exec"], verbs: ["create"] },
+      ]),
     problem:
       "scoped-cd:stages.dev.deployer.extraRules[0]: carries the escalation class exec-attach; list it under `acknowledge` to accept the risk",
   },
@@ -192,7 +195,12 @@ const BAD: BadCase[] = [
     base: allModeConfig,
     change: (c) =>
       (dev(c).deployer.extraRules = [
-        { apiGroups: ["apps"], resources: ["deployments"], verbs: ["*"], acknowledge: ["pod-creation"] },
+        {
+          apiGroups: ["apps"],
+          resources: ["deployments"],
+          verbs: ["*"],
+          acknowledge: ["pod-creation"],
+        },
       ]),
     problem:
       "scoped-cd:stages.dev.deployer.extraRules[0]: carries wildcard, which a deployer Role may never hold",
@@ -220,7 +228,12 @@ const BAD: BadCase[] = [
     base: allModeConfig,
     change: (c) =>
       (dev(c).deployer.extraRules = [
-        { apiGroups: [""], resources: ["configmaps"], verbs: ["get"], acknowledge: ["secrets-read"] },
+        {
+          apiGroups: [""],
+          resources: ["configmaps"],
+          verbs: ["get"],
+          acknowledge: ["secrets-read"],
+        },
       ]),
     problem:
       "scoped-cd:stages.dev.deployer.extraRules[0].acknowledge: acknowledges secrets-read, which the rule does not carry",
@@ -318,7 +331,12 @@ describe("config validation", () => {
   it("accepts an escalation-prone extra rule that acknowledges its class", () => {
     const config = allModeConfig();
     dev(config).deployer.extraRules = [
-      { apiGroups: [""], resources: ["pods/exec"], verbs: ["create"], acknowledge: ["exec-attach"] },
+      {
+        apiGroups: [""],
+        resources: ["pods/exec"],
+        verbs: ["create"],
+        acknowledge: ["exec-attach"],
+      },
     ];
     assert.deepEqual(parseConfig(config).problems, []);
   });

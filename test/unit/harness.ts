@@ -6,7 +6,9 @@ import * as pulumi from "@pulumi/pulumi";
 
 export const PROJECT = "scoped-cd";
 export const TOKEN = "eyJhbGciOiJSUzI1NiJ9.fake-token-for-tests";
-export const CA_DATA = Buffer.from("-----BEGIN CERTIFICATE-----\nfake\n-----END CERTIFICATE-----\n").toString("base64");
+export const CA_DATA = Buffer.from(
+  "-----BEGIN CERTIFICATE-----\nfake\n-----END CERTIFICATE-----\n",
+).toString("base64");
 
 export interface Registration {
   type: string;
@@ -38,7 +40,10 @@ export function promiseOf<T>(output: pulumi.Output<T>): Promise<T> {
 
 /** Deterministic stand-in for RandomString: same keepers, same result. */
 function randomResult(inputs: Record<string, unknown>): string {
-  const hash = crypto.createHash("sha256").update(JSON.stringify(inputs.keepers ?? {})).digest("hex");
+  const hash = crypto
+    .createHash("sha256")
+    .update(JSON.stringify(inputs.keepers ?? {}))
+    .digest("hex");
   return hash.replace(/[^a-z0-9]/g, "").slice(0, Number(inputs.length ?? 6));
 }
 
@@ -151,12 +156,15 @@ export async function runProgram(
   };
 }
 
-/** Wrap the mock monitor to record the registration request the engine would receive. */
+/**
+ * Wrap the mock monitor to record the requests the engine would receive: registrations, and
+ * reads (StackReference is a read).
+ */
 function spyOnRegistrations(registrations: Registration[]) {
   const monitor = pulumi.runtime.getMonitor() as any;
-  const original = monitor.registerResource.bind(monitor);
+  const register = monitor.registerResource.bind(monitor);
   monitor.registerResource = (req: any, callback: any) =>
-    original(req, (err: unknown, res: any) => {
+    register(req, (err: unknown, res: any) => {
       if (!err) {
         registrations.push({
           type: req.getType(),
@@ -166,10 +174,38 @@ function spyOnRegistrations(registrations: Registration[]) {
           custom: req.getCustom(),
           parent: req.getParent(),
           provider: req.getProvider(),
-          retainOnDelete: req.hasRetainondelete?.() ? req.getRetainondelete() : undefined,
+          retainOnDelete: req.hasRetainondelete() ? req.getRetainondelete() : undefined,
           dependencies: req.getDependenciesList(),
         });
       }
       callback(err, res);
     });
+  const read = monitor.readResource.bind(monitor);
+  monitor.readResource = (req: any, callback: any) =>
+    read(req, (err: unknown, res: any) => {
+      if (!err) {
+        registrations.push({
+          type: req.getType(),
+          name: req.getName(),
+          urn: res.getUrn(),
+          inputs: pulumi.runtime.deserializeProperties(req.getProperties()),
+          custom: true,
+          parent: req.getParent(),
+          provider: req.getProvider(),
+          dependencies: req.getDependenciesList(),
+        });
+      }
+      callback(err, res);
+    });
+}
+
+const SECRET_SIG = "4dabf18193072939515e22adb298388d"; // Pulumi's wire signature of a secret
+const SECRET_VALUE = "1b47061264138c4ac30d75fd1eb44270";
+
+/** The plain value of an input the program sent as a secret; throws when it was not secret. */
+export function secretInput(value: any): unknown {
+  if (value?.[SECRET_SIG] !== SECRET_VALUE) {
+    throw new Error(`expected a secret input, got ${JSON.stringify(value)}`);
+  }
+  return value.value;
 }

@@ -26,8 +26,18 @@ describe("RBAC rule analysis", () => {
       [[""], ["serviceaccounts"], ["impersonate"], "impersonate"],
       [[""], ["persistentvolumes"], ["create"], "persistent-volumes"],
       [[""], ["nodes/proxy"], ["get"], "nodes-proxy"],
-      [["certificates.k8s.io"], ["certificatesigningrequests/approval"], ["update"], "csr-approval"],
-      [["admissionregistration.k8s.io"], ["mutatingwebhookconfigurations"], ["patch"], "admission-webhooks"],
+      [
+        ["certificates.k8s.io"],
+        ["certificatesigningrequests/approval"],
+        ["update"],
+        "csr-approval",
+      ],
+      [
+        ["admissionregistration.k8s.io"],
+        ["mutatingwebhookconfigurations"],
+        ["patch"],
+        "admission-webhooks",
+      ],
       [[""], ["serviceaccounts/token"], ["create"], "token-minting"],
       [[""], ["pods/attach"], ["create"], "exec-attach"],
       [[""], ["pods/portforward"], ["create"], "port-forward"],
@@ -44,7 +54,10 @@ describe("RBAC rule analysis", () => {
   });
 
   it("finds no class in a harmless rule", () => {
-    assert.deepEqual(escalationClasses({ apiGroups: [""], resources: ["configmaps"], verbs: ["get", "create"] }), []);
+    assert.deepEqual(
+      escalationClasses({ apiGroups: [""], resources: ["configmaps"], verbs: ["get", "create"] }),
+      [],
+    );
   });
 
   it("normalizes rules so that order never causes a diff", () => {
@@ -58,7 +71,11 @@ describe("RBAC rule analysis", () => {
       { apiGroups: ["apps"], resources: ["deployments"], verbs: ["create", "get"] },
     ]);
     assert.deepEqual(a, b);
-    assert.deepEqual(a[1], { apiGroups: ["apps"], resources: ["deployments"], verbs: ["create", "get"] });
+    assert.deepEqual(a[1], {
+      apiGroups: ["apps"],
+      resources: ["deployments"],
+      verbs: ["create", "get"],
+    });
   });
 });
 
@@ -77,7 +94,10 @@ describe("deployer profile", () => {
 
   it("carries only the documented escalation classes", () => {
     const carried = classesOf(deployerRules({ allowRbac: true, tiller: true }));
-    assert.deepEqual([...carried].filter((c) => !DOCUMENTED_CLASSES.has(c)), []);
+    assert.deepEqual(
+      [...carried].filter((c) => !DOCUMENTED_CLASSES.has(c)),
+      [],
+    );
   });
 
   it("grants port-forward only when the stage runs Tiller", () => {
@@ -87,7 +107,14 @@ describe("deployer profile", () => {
 
   it("cannot mint tokens, exec, bind, impersonate or edit its guardrails", () => {
     const carried = classesOf(deployerRules({ allowRbac: true, tiller: true }));
-    for (const cls of ["token-minting", "exec-attach", "bind-escalate", "impersonate", "guardrail-edit", "namespace-patch"]) {
+    for (const cls of [
+      "token-minting",
+      "exec-attach",
+      "bind-escalate",
+      "impersonate",
+      "guardrail-edit",
+      "namespace-patch",
+    ]) {
       assert.ok(!carried.has(cls as never), cls);
     }
   });
