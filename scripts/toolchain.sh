@@ -164,6 +164,48 @@ build_kubernetes_provider() {
 }
 
 # ---------------------------------------------------------------------------------------------
+# pulumi-resource-random, rebuilt from terraform-provider-random + pulumi-terraform-bridge (see
+# toolchain/random-provider/go.mod for why), reporting the @pulumi/random version.
+build_random_provider() {
+  local dir; dir="$(cache_dir random-provider "$RANDOM_PROVIDER_VERSION")"; rm -rf "$dir.tmp"
+  scratch_module random-provider "$dir.tmp/src"; cd "$dir.tmp/src"
+  local x="-X scoped-cd.local/toolchain/random-provider/provider.Version=$RANDOM_PROVIDER_VERSION"
+  # 1. tfgen: derive the Pulumi schema + bridge metadata from the Terraform provider's schema.
+  go build -trimpath -ldflags "-s -w $x" -o "$dir.tmp/pulumi-tfgen-random" ./cmd/pulumi-tfgen-random
+  # Docs are not needed (the SDK is npm's); don't fail on their absence.
+  PULUMI_MISSING_DOCS_ERROR=false "$dir.tmp/pulumi-tfgen-random" schema --skip-docs --out "$dir.tmp/gen"
+  cp "$dir.tmp/gen/bridge-metadata.json" provider/bridge-metadata.json
+  node -e 'const fs=require("fs"),[f,o,v]=process.argv.slice(1);const s=JSON.parse(fs.readFileSync(f));
+    s.version=v;fs.writeFileSync(o,JSON.stringify(s));' \
+    "$dir.tmp/gen/schema.json" cmd/pulumi-resource-random/schema-embed.json "$RANDOM_PROVIDER_VERSION"
+  # 2. the provider itself, embedding both.
+  go build -trimpath -ldflags "-s -w $x" -o "$dir.tmp/bin/pulumi-resource-random" ./cmd/pulumi-resource-random
+  cp "$dir.tmp/gen/schema.json" "$dir.tmp/schema.json"
+  rm -rf "$dir.tmp/src" "$dir.tmp/gen" "$dir.tmp/pulumi-tfgen-random"; finish_dir "$dir"
+}
+
+# ---------------------------------------------------------------------------------------------
+# Install both provider plugins into the checkout's PULUMI_HOME under exactly the versions the npm
+# SDKs request (the engine's plugin cache matches versions exactly; automatic download is off).
+# This is the only per-checkout step: a fresh clone re-runs just this.
+k8s_provider_bin() { echo "$(cache_dir kubernetes-provider "$K8S_PROVIDER_VERSION-src-$K8S_PROVIDER_MODULE_VERSION")/bin/pulumi-resource-kubernetes"; }
+random_provider_bin() { echo "$(cache_dir random-provider "$RANDOM_PROVIDER_VERSION")/bin/pulumi-resource-random"; }
+plugin_dir() { echo "$PULUMI_HOME_DIR/plugins/resource-$1-v$2"; }
+install_plugins() {
+  export PULUMI_HOME="$PULUMI_HOME_DIR" PULUMI_SKIP_UPDATE_CHECK=true
+  local pulumi; pulumi="$(cache_dir pulumi "$PULUMI_CLI_VERSION")/bin/pulumi"
+  "$pulumi" plugin install resource kubernetes "$K8S_PROVIDER_VERSION" --file "$(k8s_provider_bin)" --reinstall
+  "$pulumi" plugin install resource random "$RANDOM_PROVIDER_VERSION" --file "$(random_provider_bin)" --reinstall
+  "$pulumi" plugin ls
+}
+plugins_marker() {  # "done" only when both installed binaries equal the cached builds
+  if cmp -s "$(k8s_provider_bin)" "$(plugin_dir kubernetes "$K8S_PROVIDER_VERSION")/pulumi-resource-kubernetes" &&
+     cmp -s "$(random_provider_bin)" "$(plugin_dir random "$RANDOM_PROVIDER_VERSION")/pulumi-resource-random"; then
+    echo "$(plugin_dir random "$RANDOM_PROVIDER_VERSION")/pulumi-resource-random"
+  else echo /nonexistent; fi
+}
+
+# ---------------------------------------------------------------------------------------------
 # kwok (fake kubelet: marks Nodes and their Pods Ready). No replaces upstream, so plain go install.
 # Its version string is a constant in the source (pkg/consts.Version), no stamp needed.
 build_kwok() {
@@ -225,6 +267,9 @@ main() {
       kubernetes-provider) run_step kubernetes-provider "pulumi-resource-kubernetes $K8S_PROVIDER_VERSION" \
               "$(cache_dir kubernetes-provider "$K8S_PROVIDER_VERSION-src-$K8S_PROVIDER_MODULE_VERSION")/bin/pulumi-resource-kubernetes" \
               build_kubernetes_provider ;;
+      random-provider) run_step random-provider "pulumi-resource-random $RANDOM_PROVIDER_VERSION" \
+              "$(random_provider_bin)" build_random_provider ;;
+      plugins) run_step plugins "provider plugins into $PULUMI_HOME_DIR" "$(plugins_marker)" install_plugins ;;
       kwok) run_step kwok "kwok $KWOK_VERSION" "$(cache_dir kwok "$KWOK_VERSION")/bin/kwok" build_kwok ;;
       helm) run_step helm "helm $HELM_VERSION" "$(cache_dir helm "$HELM_VERSION")/bin/helm" build_helm ;;
       etcd) run_step etcd "etcd ($ETCD_VERSION) + openssl" "$(etcd_marker)" build_etcd ;;
