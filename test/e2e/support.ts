@@ -1,0 +1,115 @@
+// End-to-end support: a throw-away copy of the project per stack, driven by the real Pulumi CLI
+// through the Automation API, against the local cluster that scripts/e2e.sh started.
+import { execFile } from "node:child_process";
+import * as crypto from "node:crypto";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { promisify } from "node:util";
+import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
+import * as yaml from "js-yaml";
+
+export const REPO = path.resolve(__dirname, "../../..");
+const execFileAsync = promisify(execFile);
+
+/** The passphrase of throw-away test stacks (local file backend only). */
+const TEST_PASSPHRASE = "scoped-cd-e2e-only";
+
+export function requireEnv(name: string): string {
+  const value = process.env[name];
+  if (!value) {
+    throw new Error(`${name} is not set: run end-to-end tests through scripts/e2e.sh (npm test)`);
+  }
+  return value;
+}
+
+/** A short random suffix so that concurrent or leftover runs never collide. */
+export const uniqueSuffix = () => crypto.randomBytes(3).toString("hex");
+
+export interface TestStack {
+  readonly name: string;
+  readonly stack: Stack;
+  readonly workDir: string;
+  /** Everything the CLI printed, for failure messages and leak checks. */
+  readonly log: string[];
+  /** Replace the stack's `scoped-cd:` config (objects are written as YAML objects). */
+  setConfig(config: Record<string, unknown>): void;
+  /** Remove the stack and its work dir (after destroy). */
+  remove(): Promise<void>;
+}
+
+/**
+ * A stack of this project in its own work dir: Pulumi.yaml, the compiled program and the charts,
+ * linked from the repository, and a Pulumi.<stack>.yaml of its own.
+ */
+export async function createTestStack(
+  prefix: string,
+  env: Record<string, string> = {},
+): Promise<TestStack> {
+  const name = `${prefix}-${uniqueSuffix()}`;
+  const workDir = fs.mkdtempSync(path.join(os.tmpdir(), `scoped-cd-${prefix}-`));
+  fs.copyFileSync(path.join(REPO, "Pulumi.yaml"), path.join(workDir, "Pulumi.yaml"));
+  for (const entry of ["bin", "node_modules", "charts", "package.json"]) {
+    fs.symlinkSync(path.join(REPO, entry), path.join(workDir, entry));
+  }
+  const ws = await LocalWorkspace.create({
+    workDir,
+    envVars: { PULUMI_CONFIG_PASSPHRASE: TEST_PASSPHRASE, ...env },
+  });
+  const stack = await Stack.create(name, ws);
+  const stackFile = path.join(workDir, `Pulumi.${name}.yaml`);
+  const log: string[] = [];
+  return {
+    name,
+    stack,
+    workDir,
+    log,
+    setConfig(config) {
+      const doc = (yaml.load(fs.readFileSync(stackFile, "utf8")) ?? {}) as Record<string, unknown>;
+      doc.config = Object.fromEntries(
+        Object.entries(config).map(([k, v]) => [`scoped-cd:${k}`, v]),
+      );
+      fs.writeFileSync(stackFile, yaml.dump(doc));
+    },
+    async remove() {
+      await ws.removeStack(name, { force: true });
+      fs.rmSync(workDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Collect the CLI's output in the stack's log (and echo it when E2E_VERBOSE is set). */
+export function collect(t: TestStack) {
+  return (out: string) => {
+    t.log.push(out);
+    if (process.env.E2E_VERBOSE) process.stdout.write(out);
+  };
+}
+
+/** kubectl with the given kubeconfig; resolves with stdout, rejects with stderr. */
+export async function kubectl(kubeconfig: string, ...args: string[]): Promise<string> {
+  const { stdout } = await execFileAsync("kubectl", ["--kubeconfig", kubeconfig, ...args], {
+    timeout: 60_000,
+  });
+  return stdout;
+}
+
+/** Poll `check` until it returns a value (not undefined) or `seconds` pass. */
+export async function waitFor<T>(
+  what: string,
+  seconds: number,
+  check: () => Promise<T | undefined>,
+): Promise<T> {
+  const deadline = Date.now() + seconds * 1000;
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await check();
+      if (value !== undefined) return value;
+    } catch (err) {
+      lastError = err;
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  throw new Error(`timed out after ${seconds}s waiting for ${what}: ${String(lastError ?? "")}`);
+}
