@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { deployerRules } from "./deployerProfile";
 import { renderScopedKubeconfig } from "./kubeconfig";
-import { stageLabels } from "./labels";
+import { AUTHORITATIVE, stageLabels } from "./labels";
 import { PolicyRule } from "./rbac";
 
 export interface DeployerAccessArgs {
@@ -45,6 +45,7 @@ export class DeployerAccess extends pulumi.ComponentResource {
     super("scoped-cd:access:DeployerAccess", name, {}, opts);
     const provider = args.provider;
     const labels = stageLabels(args.stage, "deployer");
+    const annotations = AUTHORITATIVE;
 
     // The suffix changes with `rotation` only. It names the ServiceAccount itself: a rotation
     // replaces the identity (new UID), so every token ever derived from the old one — including
@@ -78,7 +79,7 @@ export class DeployerAccess extends pulumi.ComponentResource {
     const role = new k8s.rbac.v1.Role(
       `${name}-role`,
       {
-        metadata: { name: "scoped-deployer", namespace: args.namespace, labels },
+        metadata: { name: "scoped-deployer", namespace: args.namespace, labels, annotations },
         rules: this.rules,
       },
       { parent: this, provider },
@@ -87,7 +88,7 @@ export class DeployerAccess extends pulumi.ComponentResource {
     const binding = new k8s.rbac.v1.RoleBinding(
       `${name}-binding`,
       {
-        metadata: { name: "scoped-deployer", namespace: args.namespace, labels },
+        metadata: { name: "scoped-deployer", namespace: args.namespace, labels, annotations },
         roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: role.metadata.name },
         subjects: [
           { kind: "ServiceAccount", name: this.serviceAccountName, namespace: args.namespace },

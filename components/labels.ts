@@ -4,3 +4,9 @@ export const MANAGED_BY = { "app.kubernetes.io/managed-by": "scoped-cd" } as con
 export function stageLabels(stage: string, component: string): Record<string, string> {
   return { ...MANAGED_BY, "scoped-cd.io/stage": stage, "app.kubernetes.io/component": component };
 }
+
+/**
+ * On objects scoped-cd alone owns (guardrails, RBAC): `pulumi up` takes back fields someone else
+ * edited (server-side apply conflicts are forced), so drift on them is undone rather than kept.
+ */
+export const AUTHORITATIVE = { "pulumi.com/patchForce": "true" } as const;

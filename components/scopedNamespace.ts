@@ -1,6 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { stageLabels } from "./labels";
+import { AUTHORITATIVE, stageLabels } from "./labels";
 
 export interface ScopedNamespaceArgs {
   /** The stage this namespace belongs to. */
@@ -37,6 +37,7 @@ export class ScopedNamespace extends pulumi.ComponentResource {
     super("scoped-cd:access:ScopedNamespace", name, {}, opts);
     const provider = args.provider;
     const labels = stageLabels(args.stage, "namespace");
+    const annotations = AUTHORITATIVE;
 
     // Survives `pulumi destroy` unless deletable, so a removed stage never takes its data along.
     const namespace = new k8s.core.v1.Namespace(
@@ -44,6 +45,7 @@ export class ScopedNamespace extends pulumi.ComponentResource {
       {
         metadata: {
           name: args.namespace,
+          annotations,
           labels: {
             ...labels,
             "pod-security.kubernetes.io/enforce": args.podSecurity,
@@ -61,7 +63,7 @@ export class ScopedNamespace extends pulumi.ComponentResource {
     const quota = new k8s.core.v1.ResourceQuota(
       `${name}-quota`,
       {
-        metadata: { name: "stage-quota", namespace: this.name, labels },
+        metadata: { name: "stage-quota", namespace: this.name, labels, annotations },
         spec: { hard: { ...args.quota } },
       },
       inNamespace,
@@ -70,7 +72,7 @@ export class ScopedNamespace extends pulumi.ComponentResource {
     const limits = new k8s.core.v1.LimitRange(
       `${name}-limits`,
       {
-        metadata: { name: "stage-defaults", namespace: this.name, labels },
+        metadata: { name: "stage-defaults", namespace: this.name, labels, annotations },
         spec: {
           limits: [
             {
@@ -91,7 +93,7 @@ export class ScopedNamespace extends pulumi.ComponentResource {
         new k8s.networking.v1.NetworkPolicy(
           `${name}-isolation`,
           {
-            metadata: { name: "stage-isolation", namespace: this.name, labels },
+            metadata: { name: "stage-isolation", namespace: this.name, labels, annotations },
             spec: {
               podSelector: {},
               policyTypes: ["Ingress"],

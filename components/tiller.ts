@@ -1,7 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { tillerRules } from "./deployerProfile";
-import { stageLabels } from "./labels";
+import { AUTHORITATIVE, stageLabels } from "./labels";
 
 export const TILLER_PORT = 44134;
 export const TILLER_PROBE_PORT = 44135;
@@ -40,6 +40,7 @@ export class Tiller extends pulumi.ComponentResource {
     pulumi.log.warn(`stage ${args.stage}: ${HELM_V2_WARNING}`, this);
     const provider = args.provider;
     const labels = stageLabels(args.stage, "tiller");
+    const annotations = AUTHORITATIVE;
     const selector = { app: "helm", name: "tiller" };
 
     const serviceAccount = new k8s.core.v1.ServiceAccount(
@@ -52,7 +53,7 @@ export class Tiller extends pulumi.ComponentResource {
     const role = new k8s.rbac.v1.Role(
       `${name}-role`,
       {
-        metadata: { name: "tiller", namespace: args.namespace, labels },
+        metadata: { name: "tiller", namespace: args.namespace, labels, annotations },
         rules: tillerRules({ allowRbac: args.allowRbac }),
       },
       { parent: this, provider },
@@ -60,7 +61,7 @@ export class Tiller extends pulumi.ComponentResource {
     const binding = new k8s.rbac.v1.RoleBinding(
       `${name}-binding`,
       {
-        metadata: { name: "tiller", namespace: args.namespace, labels },
+        metadata: { name: "tiller", namespace: args.namespace, labels, annotations },
         roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: role.metadata.name },
         subjects: [
           { kind: "ServiceAccount", name: this.serviceAccountName, namespace: args.namespace },

@@ -182,6 +182,21 @@ describe("the program in mode all", () => {
     });
   });
 
+  it("takes back manual edits of guardrails and RBAC on the next up (forced apply)", () => {
+    for (const [type, name] of [
+      [T.namespace, "dev-ns-namespace"],
+      [T.quota, "dev-ns-quota"],
+      [T.limits, "dev-ns-limits"],
+      [T.netpol, "dev-ns-isolation"],
+      [T.role, "dev-deployer-role"],
+      [T.binding, "dev-deployer-binding"],
+      [T.role, "dev-tiller-role"],
+    ]) {
+      const annotations = result.one(type, name).inputs.metadata.annotations;
+      assert.equal(annotations?.["pulumi.com/patchForce"], "true", name);
+    }
+  });
+
   it("lets a deletable stage's namespace be deleted", () => {
     assert.equal(result.one(T.namespace, "dev-ns-namespace").retainOnDelete, false);
   });

@@ -1,0 +1,95 @@
+// Talking to the local API server from tests with @kubernetes/client-node (an ES module, loaded
+// on demand from this CommonJS code).
+import * as fs from "node:fs";
+
+type ClientNode = typeof import("@kubernetes/client-node", {
+  with: { "resolution-mode": "import" },
+});
+let clientNode: Promise<ClientNode> | undefined;
+export const loadClientNode = () => (clientNode ??= import("@kubernetes/client-node"));
+
+export interface Clients {
+  readonly kc: InstanceType<ClientNode["KubeConfig"]>;
+  readonly core: InstanceType<ClientNode["CoreV1Api"]>;
+  readonly apps: InstanceType<ClientNode["AppsV1Api"]>;
+  readonly rbac: InstanceType<ClientNode["RbacAuthorizationV1Api"]>;
+  readonly authz: InstanceType<ClientNode["AuthorizationV1Api"]>;
+  readonly objects: InstanceType<ClientNode["KubernetesObjectApi"]>;
+}
+
+/** API clients for a kubeconfig given as YAML text. */
+export async function clientsFor(kubeconfigYaml: string): Promise<Clients> {
+  const k = await loadClientNode();
+  const kc = new k.KubeConfig();
+  kc.loadFromString(kubeconfigYaml);
+  return {
+    kc,
+    core: kc.makeApiClient(k.CoreV1Api),
+    apps: kc.makeApiClient(k.AppsV1Api),
+    rbac: kc.makeApiClient(k.RbacAuthorizationV1Api),
+    authz: kc.makeApiClient(k.AuthorizationV1Api),
+    objects: k.KubernetesObjectApi.makeApiClient(kc),
+  };
+}
+
+/** API clients for the admin kubeconfig file (KUBECONFIG). */
+export async function adminClients(): Promise<Clients> {
+  const file = process.env.KUBECONFIG;
+  if (!file) throw new Error("KUBECONFIG is not set: run through scripts/e2e.sh");
+  return clientsFor(fs.readFileSync(file, "utf8"));
+}
+
+/** The HTTP status of a failed request, or 0 if it succeeded. */
+export async function statusOf(request: Promise<unknown>): Promise<number> {
+  try {
+    await request;
+    return 0;
+  } catch (err) {
+    const code = (err as { code?: unknown }).code;
+    if (typeof code === "number") return code;
+    throw err;
+  }
+}
+
+/** The message of a failed request (the API server's Status message), or "" on success. */
+export async function messageOf(request: Promise<unknown>): Promise<string> {
+  try {
+    await request;
+    return "";
+  } catch (err) {
+    const body = (err as { body?: unknown }).body;
+    const parsed = typeof body === "string" ? safeJson(body) : body;
+    const message = (parsed as { message?: string } | undefined)?.message;
+    return message ?? String(err);
+  }
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return { message: text };
+  }
+}
+
+/** Ask the API server whether the kubeconfig's identity may do something (SelfSubjectAccessReview). */
+export async function canI(
+  clients: Clients,
+  attrs: {
+    verb: string;
+    resource: string;
+    group?: string;
+    subresource?: string;
+    namespace?: string;
+    name?: string;
+  },
+): Promise<boolean> {
+  const review = await clients.authz.createSelfSubjectAccessReview({
+    body: {
+      apiVersion: "authorization.k8s.io/v1",
+      kind: "SelfSubjectAccessReview",
+      spec: { resourceAttributes: { ...attrs, group: attrs.group ?? "" } },
+    },
+  });
+  return review.status?.allowed === true;
+}
