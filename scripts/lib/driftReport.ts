@@ -1,0 +1,464 @@
+// The drift report (`npm run drift`): turn the engine events of one refreshing preview per stack
+// into a short Markdown report for a pull-request comment, and an exit code for the check.
+// Pure: no I/O, no clock, so the same events always give the same bytes (the unit tests pin them).
+//
+// What the engine sends (`stack.preview({ refresh: true, diff: true, onEvent })`):
+// - a refresh phase: per resource in the state, a resourcePreEvent and a resOutputsEvent with
+//   op "refresh". The resOutputsEvent carries the refresh diff (`diffs`, `detailedDiff`: state →
+//   live, computed by the provider against the inputs the program declared), `old` (the state)
+//   and `new` (what was read back; absent when the object is gone);
+// - a preview phase: per resource, a resourcePreEvent whose op is the planned step (same, create,
+//   update, replace and its create-replacement/delete-replaced halves, delete, read, ...).
+// Secret values arrive blinded: `{"4dabf18193072939515e22adb298388d": "1b47...", ciphertext:
+// "[secret]"}` (the sentinel) or the string "[secret]".
+import type { EngineEvent, OpType, StepEventMetadata } from "@pulumi/pulumi/automation";
+
+/** One stack's preview: its engine events, or why it could not run. */
+export type StackPreview =
+  | { readonly stack: string; readonly events: readonly EngineEvent[] }
+  | { readonly stack: string; readonly error: string };
+
+export type ChangeKind = "create" | "update" | "replace" | "delete";
+export const CHANGE_KINDS: readonly ChangeKind[] = ["create", "update", "replace", "delete"];
+
+/** Which planned operation counts as which change; ops not listed change nothing. */
+const CHANGE_OF_OP: Partial<Record<OpType, ChangeKind>> = {
+  create: "create",
+  import: "create", // adopting an existing object into the stack
+  update: "update",
+  replace: "replace",
+  "create-replacement": "replace",
+  "delete-replaced": "replace",
+  "read-replacement": "replace",
+  "import-replacement": "replace",
+  "discard-replaced": "replace",
+  delete: "delete",
+  discard: "delete", // a read resource the program no longer reads
+};
+
+/** One property of a drifted resource, with values already rendered (and masked). */
+export interface PropertyDrift {
+  readonly path: string;
+  readonly before: string;
+  readonly after: string;
+}
+
+export interface DriftedResource {
+  readonly urn: string;
+  /** `type::name` */
+  readonly label: string;
+  /** The object is gone from the cluster (refresh read nothing back). */
+  readonly deleted: boolean;
+  readonly properties: readonly PropertyDrift[];
+  /** Properties left out of `properties` to keep the report short. */
+  readonly omitted: number;
+}
+
+export interface PlannedChange {
+  readonly kind: ChangeKind;
+  readonly urn: string;
+  readonly label: string;
+  /** Top-level properties that change (replacement reasons for a replace). */
+  readonly properties: readonly string[];
+}
+
+export interface StackAnalysis {
+  readonly stack: string;
+  /** Distinct resources in the state or the program, excluding the root `pulumi:pulumi:Stack`. */
+  readonly resources: number;
+  readonly counts: Readonly<Record<ChangeKind, number>>;
+  readonly drifted: readonly DriftedResource[];
+  readonly planned: readonly PlannedChange[];
+}
+
+export type StackOutcome = StackAnalysis | { readonly stack: string; readonly error: string };
+
+const ROOT_STACK_TYPE = "pulumi:pulumi:Stack";
+/** The signature key Pulumi puts on a serialized secret. */
+const SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d";
+const SECRET_SIG_VALUE = "1b47061264138c4ac30d75fd1eb44270";
+export const MASK = "[secret]";
+
+/**
+ * Property names whose values are masked wherever they appear, even when the provider did not mark
+ * them secret: a Secret's payload, anything that names a credential, and kubectl's
+ * last-applied-configuration annotation (a copy of the whole object, Secret data included).
+ */
+const SECRET_KEY_EXACT = /^(data|stringdata|binarydata)$/i;
+const SECRET_KEY_PART =
+  /kubeconfig|token|pass|secret|credential|private.?key|api.?key|last-applied-configuration/i;
+
+export function isSecretKey(key: string): boolean {
+  return SECRET_KEY_EXACT.test(key) || SECRET_KEY_PART.test(key);
+}
+
+/** Values that are secrets by shape, whatever their key: PEM private keys and JWTs (tokens). */
+const SECRET_SHAPED = [
+  /-----BEGIN [A-Z ]*PRIVATE KEY-----/,
+  /^eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*$/,
+];
+
+function isSecretSentinel(value: unknown): boolean {
+  return (
+    value === MASK ||
+    (isPlainObject(value) && value[SECRET_SIG_KEY] === SECRET_SIG_VALUE) ||
+    (typeof value === "string" && SECRET_SHAPED.some((re) => re.test(value)))
+  );
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** A copy of `value` with every secret (by sentinel, by shape, or by key) replaced by MASK. */
+export function maskSecrets(value: unknown): unknown {
+  if (isSecretSentinel(value)) return MASK;
+  if (Array.isArray(value)) return value.map(maskSecrets);
+  if (isPlainObject(value)) {
+    return Object.fromEntries(
+      Object.entries(value).map(([k, v]) => [k, isSecretKey(k) ? MASK : maskSecrets(v)]),
+    );
+  }
+  return value;
+}
+
+/**
+ * Split a Pulumi property path (`spec.template.spec.containers[0].image`,
+ * `metadata.labels["app.kubernetes.io/name"]`) into its keys and indexes.
+ */
+export function parsePropertyPath(path: string): (string | number)[] {
+  const segments: (string | number)[] = [];
+  let i = 0;
+  while (i < path.length) {
+    if (path[i] === ".") {
+      i++;
+    } else if (path.startsWith('["', i)) {
+      // A quoted key: JSON string syntax up to the closing `"]`.
+      let j = i + 2;
+      while (j < path.length && !(path[j] === '"' && path[j - 1] !== "\\")) j++;
+      segments.push(JSON.parse(path.slice(i + 1, j + 1)) as string);
+      i = j + 2;
+    } else if (path[i] === "[") {
+      const j = path.indexOf("]", i);
+      const index = path.slice(i + 1, j < 0 ? path.length : j);
+      segments.push(/^\d+$/.test(index) ? Number(index) : index);
+      i = j < 0 ? path.length : j + 1;
+    } else {
+      let j = i;
+      while (j < path.length && path[j] !== "." && path[j] !== "[") j++;
+      segments.push(path.slice(i, j));
+      i = j;
+    }
+  }
+  return segments;
+}
+
+const ABSENT = Symbol("absent");
+
+/** The value at `path`, MASK if a secret lies on the way, ABSENT if there is none. */
+function valueAt(root: unknown, segments: readonly (string | number)[]): unknown {
+  let current: unknown = root;
+  for (const segment of segments) {
+    if (isSecretSentinel(current)) return MASK;
+    if (typeof segment === "number" && Array.isArray(current)) {
+      if (segment >= current.length) return ABSENT;
+      current = current[segment];
+    } else if (isPlainObject(current) && String(segment) in current) {
+      current = current[String(segment)];
+    } else {
+      return ABSENT;
+    }
+  }
+  return current;
+}
+
+const MAX_VALUE_CHARS = 80;
+
+/** A value as a Markdown table cell: `—` when absent, `[secret]` when masked, else code. */
+export function renderValue(value: unknown, maskedByPath = false): string {
+  if (value === ABSENT || value === undefined) return "—";
+  if (maskedByPath) return MASK;
+  const masked = maskSecrets(value);
+  if (masked === MASK) return MASK;
+  let text = JSON.stringify(masked) ?? String(masked);
+  if (text.length > MAX_VALUE_CHARS) text = `${text.slice(0, MAX_VALUE_CHARS - 1)}…`;
+  return code(text);
+}
+
+/** Inline code that survives a GFM table cell (pipes escaped, backticks fenced). */
+function code(text: string): string {
+  const escaped = text.replace(/\|/g, "\\|");
+  return escaped.includes("`") ? `\`\` ${escaped} \`\`` : `\`${escaped}\``;
+}
+
+/** `urn:pulumi:stack::project::parent$type::name` → `type::name` */
+export function resourceLabel(urn: string): string {
+  const parts = urn.split("::");
+  if (parts.length < 4) return urn;
+  const qualifiedType = parts[2];
+  const name = parts.slice(3).join("::");
+  return `${qualifiedType.split("$").pop()}::${name}`;
+}
+
+function stepsOf(events: readonly EngineEvent[]): { pre: boolean; md: StepEventMetadata }[] {
+  const steps: { pre: boolean; md: StepEventMetadata }[] = [];
+  for (const event of events) {
+    if (event.resourcePreEvent) steps.push({ pre: true, md: event.resourcePreEvent.metadata });
+    if (event.resOutputsEvent) steps.push({ pre: false, md: event.resOutputsEvent.metadata });
+  }
+  return steps;
+}
+
+/** Refreshing these is never drift of this stack: a StackReference reads another stack's outputs. */
+const NOT_DRIFT_TYPES = new Set(["pulumi:pulumi:StackReference"]);
+
+/**
+ * Output paths that change on every read of a Kubernetes object without anyone touching it
+ * (bookkeeping, controller status). Only consulted when the provider gave no diff of its own.
+ * A Helm release's status is kept: a new revision there means someone upgraded it by hand.
+ */
+function isVolatileOutput(type: string, path: readonly (string | number)[]): boolean {
+  if (!type.startsWith("kubernetes:")) return false;
+  const [top, second] = path;
+  if (top === "metadata") {
+    return ["resourceVersion", "generation", "managedFields", "creationTimestamp"].includes(
+      String(second),
+    );
+  }
+  return top === "status" && type !== "kubernetes:helm.sh/v3:Release";
+}
+
+/** A Pulumi property path for segments: `a.b[0]["c.d"]`. */
+export function formatPropertyPath(segments: readonly (string | number)[]): string {
+  return segments
+    .map((s, i) =>
+      typeof s === "number"
+        ? `[${s}]`
+        : /^[A-Za-z_$][\w$-]*$/.test(s)
+          ? `${i === 0 ? "" : "."}${s}`
+          : `[${JSON.stringify(s)}]`,
+    )
+    .join("");
+}
+
+/** Leaf paths where two output trees differ (secrets compare as opaque leaves). */
+function differingPaths(
+  before: unknown,
+  after: unknown,
+  prefix: (string | number)[] = [],
+): (string | number)[][] {
+  const container = (v: unknown) => (Array.isArray(v) || isPlainObject(v)) && !isSecretSentinel(v);
+  if (container(before) && container(after) && Array.isArray(before) === Array.isArray(after)) {
+    const b = before as Record<string, unknown>;
+    const a = after as Record<string, unknown>;
+    const keys = [...new Set([...Object.keys(b), ...Object.keys(a)])];
+    return keys.flatMap((k) => {
+      const key = Array.isArray(before) ? Number(k) : k;
+      return differingPaths(b[k], a[k], [...prefix, key]);
+    });
+  }
+  return JSON.stringify(before) === JSON.stringify(after) ? [] : [prefix];
+}
+
+const MAX_PROPERTIES = 25;
+
+function propertyDrift(
+  md: StepEventMetadata,
+  segments: readonly (string | number)[],
+  path: string,
+  inputDiff: boolean,
+): PropertyDrift {
+  // The diff names inputs or outputs; look on that side first, the other if it is absent.
+  const sides = inputDiff ? (["inputs", "outputs"] as const) : (["outputs", "inputs"] as const);
+  let before: unknown = ABSENT;
+  let after: unknown = ABSENT;
+  for (const side of sides) {
+    before = valueAt(md.old![side], segments);
+    after = valueAt(md.new![side], segments);
+    if (before !== ABSENT || after !== ABSENT) break;
+  }
+  const masked = segments.some((s) => typeof s === "string" && isSecretKey(s));
+  return { path, before: renderValue(before, masked), after: renderValue(after, masked) };
+}
+
+/**
+ * What refresh found changed on one resource, or undefined if it did not drift. The engine's
+ * refresh diff (`detailedDiff`, else `diffs`) is preferred: the provider computed it against the
+ * inputs the program declared. A provider that reports a change without naming properties (or
+ * the engine's legacy refresh mode) leaves only the outputs to compare: then every output leaf
+ * that differs is drift, except Kubernetes bookkeeping (isVolatileOutput).
+ */
+function driftOf(md: StepEventMetadata): DriftedResource | undefined {
+  if (NOT_DRIFT_TYPES.has(md.type)) return undefined;
+  const base = { urn: md.urn, label: resourceLabel(md.urn) };
+  if (md.old && !md.new) return { ...base, deleted: true, properties: [], omitted: 0 };
+  if (!md.old || !md.new) return undefined;
+
+  const detailed = Object.entries(md.detailedDiff ?? {});
+  let properties: PropertyDrift[];
+  if (detailed.length > 0) {
+    properties = detailed.map(([path, diff]) =>
+      propertyDrift(md, parsePropertyPath(path), path, diff.inputDiff),
+    );
+  } else if ((md.diffs ?? []).length > 0) {
+    properties = md.diffs!.map((key) => propertyDrift(md, [key], key, false));
+  } else {
+    properties = differingPaths(md.old.outputs, md.new.outputs)
+      .filter((segments) => !isVolatileOutput(md.type, segments))
+      .map((segments) => propertyDrift(md, segments, formatPropertyPath(segments), false));
+  }
+  if (properties.length === 0) return undefined;
+  properties.sort((a, b) => a.path.localeCompare(b.path));
+  return {
+    ...base,
+    deleted: false,
+    properties: properties.slice(0, MAX_PROPERTIES),
+    omitted: Math.max(0, properties.length - MAX_PROPERTIES),
+  };
+}
+
+/** Derive counts, drift and planned changes from one stack's preview events. */
+export function analyzeStack(stack: string, events: readonly EngineEvent[]): StackAnalysis {
+  const resources = new Set<string>();
+  const drifted = new Map<string, DriftedResource>();
+  const planned = new Map<string, PlannedChange>();
+
+  for (const { pre, md } of stepsOf(events)) {
+    if (md.type === ROOT_STACK_TYPE) continue;
+    resources.add(md.urn);
+    if (md.op === "refresh") {
+      // The refresh diff is computed while the step runs: only the outputs event carries it.
+      if (pre) continue;
+      const drift = driftOf(md);
+      if (drift) drifted.set(md.urn, drift);
+      continue;
+    }
+    const kind = CHANGE_OF_OP[md.op];
+    if (!kind) continue;
+    // A replacement arrives as up to three steps on one URN; the first one seen stands for it.
+    const existing = planned.get(md.urn);
+    const properties = kind === "replace" ? (md.keys ?? md.diffs ?? []) : (md.diffs ?? []);
+    if (!existing || (existing.properties.length === 0 && properties.length > 0)) {
+      planned.set(md.urn, {
+        kind: existing?.kind ?? kind,
+        urn: md.urn,
+        label: resourceLabel(md.urn),
+        properties: [...new Set(properties)].sort(),
+      });
+    }
+  }
+
+  const counts: Record<ChangeKind, number> = { create: 0, update: 0, replace: 0, delete: 0 };
+  for (const change of planned.values()) counts[change.kind]++;
+  return {
+    stack,
+    resources: resources.size,
+    counts,
+    drifted: [...drifted.values()].sort((a, b) => a.label.localeCompare(b.label)),
+    planned: [...planned.values()].sort(
+      (a, b) =>
+        CHANGE_KINDS.indexOf(a.kind) - CHANGE_KINDS.indexOf(b.kind) ||
+        a.label.localeCompare(b.label),
+    ),
+  };
+}
+
+export function analyze(previews: readonly StackPreview[]): StackOutcome[] {
+  return previews.map((p) => ("error" in p ? p : analyzeStack(p.stack, p.events)));
+}
+
+function hasChanges(a: StackAnalysis): boolean {
+  return a.drifted.length > 0 || a.planned.length > 0;
+}
+
+/** 0: every stack clean; 1: some stack has changes or drift; 2: some stack could not run. */
+export function driftExitCode(previews: readonly StackPreview[]): 0 | 1 | 2 {
+  const outcomes = analyze(previews);
+  if (outcomes.some((o) => "error" in o)) return 2;
+  return outcomes.some((o) => hasChanges(o as StackAnalysis)) ? 1 : 0;
+}
+
+function row(cells: readonly (string | number)[]): string {
+  return `| ${cells.join(" | ")} |`;
+}
+
+function verdict(outcomes: readonly StackOutcome[]): string {
+  const failed = outcomes.filter((o) => "error" in o).map((o) => o.stack);
+  const changed = outcomes
+    .filter((o): o is StackAnalysis => !("error" in o) && hasChanges(o))
+    .map((o) => o.stack);
+  const parts: string[] = [];
+  if (failed.length > 0) parts.push(`**could not run:** ${failed.join(", ")}`);
+  if (changed.length > 0) parts.push(`**changes or drift:** ${changed.join(", ")}`);
+  return parts.length > 0 ? parts.join("; ") : "**clean:** no changes, no drift";
+}
+
+function stackSection(outcome: StackOutcome): string[] {
+  const lines = [`## ${outcome.stack}`, ""];
+  if ("error" in outcome) {
+    // A fence longer than any backtick run in the message, so the message cannot close it.
+    const longestRun = Math.max(0, ...(outcome.error.match(/`+/g) ?? []).map((r) => r.length));
+    const fence = "`".repeat(Math.max(3, longestRun + 1));
+    lines.push("The preview could not run:", "", `${fence}text`, outcome.error.trim(), fence, "");
+    return lines;
+  }
+  if (!hasChanges(outcome)) {
+    lines.push("No drift, no planned changes.", "");
+    return lines;
+  }
+
+  if (outcome.drifted.length === 0) {
+    lines.push("No drift.", "");
+  } else {
+    lines.push(`### Drifted (${outcome.drifted.length})`, "");
+    for (const resource of outcome.drifted) {
+      lines.push(`#### ${code(resource.label)}`, "");
+      if (resource.deleted) {
+        lines.push("Deleted outside Pulumi: the refresh found no such object.", "");
+      } else {
+        lines.push("| property | before | after |", "| --- | --- | --- |");
+        for (const p of resource.properties) lines.push(row([code(p.path), p.before, p.after]));
+        if (resource.omitted > 0) lines.push(row([`… ${resource.omitted} more`, "", ""]));
+        lines.push("");
+      }
+    }
+  }
+
+  if (outcome.planned.length === 0) {
+    lines.push("No planned changes.", "");
+  } else {
+    lines.push(`### Planned changes (${outcome.planned.length})`, "");
+    lines.push("| op | resource | properties |", "| --- | --- | --- |");
+    for (const change of outcome.planned) {
+      const properties = change.properties.map(code).join(", ") || "—";
+      lines.push(row([change.kind, code(change.label), properties]));
+    }
+    lines.push("");
+  }
+  return lines;
+}
+
+/** The whole report: title, verdict, summary table, then one section per stack. */
+export function renderDriftReport(previews: readonly StackPreview[]): string {
+  const outcomes = analyze(previews);
+  const lines = [
+    "# Drift report",
+    "",
+    `Refreshing preview of ${outcomes.length} stack${outcomes.length === 1 ? "" : "s"}: ${verdict(outcomes)}.`,
+    "",
+    row(["stack", "resources", ...CHANGE_KINDS, "drifted"]),
+    row(["---", "---:", "---:", "---:", "---:", "---:", "---:"]),
+  ];
+  for (const o of outcomes) {
+    if ("error" in o) {
+      lines.push(row([o.stack, "could not run", "—", "—", "—", "—", "—"]));
+    } else {
+      lines.push(
+        row([o.stack, o.resources, ...CHANGE_KINDS.map((k) => o.counts[k]), o.drifted.length]),
+      );
+    }
+  }
+  lines.push("");
+  for (const o of outcomes) lines.push(...stackSection(o));
+  return `${lines.join("\n").trimEnd()}\n`;
+}
