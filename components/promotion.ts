@@ -5,6 +5,7 @@ import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import * as yaml from "js-yaml";
 import { isLocalChart, ReleaseConfig } from "../config";
+import { localChartDir } from "./charts";
 
 export interface Promotion {
   /** The upstream stack's name, as given in `promoteFrom`. */
@@ -66,7 +67,7 @@ export function promotionGate(
 
 /** A local chart's version from its Chart.yaml (relative paths resolve from the project). */
 export function localChartVersion(chart: string): string {
-  const file = path.resolve(chart, "Chart.yaml");
+  const file = path.join(localChartDir(chart), "Chart.yaml");
   const doc = yaml.load(fs.readFileSync(file, "utf8"));
   const version = isRecord(doc) ? doc.version : undefined;
   if (typeof version !== "string") throw new Error(`${file} has no version`);

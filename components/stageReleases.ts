@@ -1,6 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { ReleaseConfig } from "../config";
+import { isLocalChart, ReleaseConfig } from "../config";
+import { chartPathForProvider } from "./charts";
 import { Promotion, resolvePromotion } from "./promotion";
 
 export interface StageReleasesArgs {
@@ -59,7 +60,7 @@ export class StageReleases extends pulumi.ComponentResource {
         `${name}-${release}`,
         {
           name: release,
-          chart: cfg.chart,
+          chart: isLocalChart(cfg.chart) ? chartPathForProvider(cfg.chart) : cfg.chart,
           version: source.version,
           repositoryOpts: cfg.repo ? { repo: cfg.repo } : undefined,
           namespace: args.namespace,
