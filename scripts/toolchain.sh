@@ -2,8 +2,9 @@
 # Builds the offline toolchain for scoped-cd from Go modules (this machine reaches only the npm
 # registry, Debian's archive and the Go module proxy: no GitHub releases, no get.pulumi.com).
 #
-#   scripts/toolchain.sh            build what is missing (cold: ~1h on 2 cores; warm: seconds)
+#   scripts/toolchain.sh            build what is missing (cold: ~19 min on 2 cores; warm: ~1 s)
 #   scripts/toolchain.sh env        print shell exports; use: eval "$(scripts/toolchain.sh env)"
+#   scripts/toolchain.sh dirs       print the cache dir of each built tool
 #   scripts/toolchain.sh build STEP...   build only some steps (pulumi kubernetes-provider
 #                                   random-provider kube etcd kwok helm plugins)
 #
@@ -41,6 +42,18 @@ export GOTOOLCHAIN=local GOSUMDB=off GOPROXY="${GOPROXY_OVERRIDE:-https://proxy.
 export GOFLAGS="-mod=mod -buildvcs=false" CGO_ENABLED=0
 
 cache_dir() { echo "$CACHE/$1-$2"; }   # tool, version -> its cache dir
+# Tools built from a wrapper module under toolchain/ are keyed by version AND a short hash of the
+# wrapper's files, so editing a wrapper (e.g. the language host) rebuilds just that tool.
+wrapper_key() {
+  (cd "$tc/$1" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum) | sha256sum | cut -c1-8
+}
+PULUMI_DIR="$(cache_dir pulumi "$PULUMI_CLI_VERSION-$(wrapper_key pulumi)$(wrapper_key pulumi-language-nodejs)")"
+KUBE_DIR="$(cache_dir kube "$KUBE_VERSION-$(wrapper_key kube)")"
+# (+ the source commit, since the source module differs from the reported version)
+K8S_PROVIDER_DIR="$(cache_dir kubernetes-provider "$K8S_PROVIDER_VERSION-${K8S_PROVIDER_MODULE_VERSION##*-}-$(wrapper_key kubernetes-provider)")"
+RANDOM_PROVIDER_DIR="$(cache_dir random-provider "$RANDOM_PROVIDER_VERSION-$(wrapper_key random-provider)")"
+KWOK_DIR="$(cache_dir kwok "$KWOK_VERSION")"
+HELM_DIR="$(cache_dir helm "$HELM_VERSION")"
 
 # ---------------------------------------------------------------------------------------------
 # env: print exports for an interactive shell or CI step.
@@ -49,7 +62,7 @@ print_env() {
   local etcd_bin=""
   [ "$ETCD_VERSION" = debian ] || etcd_bin="$(cache_dir etcd "$ETCD_VERSION")/bin:"
   cat <<EOF
-export PATH="$(cache_dir pulumi "$PULUMI_CLI_VERSION")/bin:$(cache_dir kube "$KUBE_VERSION")/bin:$(cache_dir kwok "$KWOK_VERSION")/bin:$(cache_dir helm "$HELM_VERSION")/bin:${etcd_bin}\$PATH"
+export PATH="$PULUMI_DIR/bin:$KUBE_DIR/bin:$KWOK_DIR/bin:$HELM_DIR/bin:${etcd_bin}\$PATH"
 export PULUMI_HOME="$PULUMI_HOME_DIR"
 export PULUMI_SKIP_UPDATE_CHECK=true
 export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
@@ -96,7 +109,7 @@ finish_dir() { rm -rf "$1"; mv "$1.tmp" "$1"; }
 # ---------------------------------------------------------------------------------------------
 # Kubernetes: kube-apiserver, kube-controller-manager, kube-scheduler, kubectl (one minor).
 build_kube() {
-  local dir; dir="$(cache_dir kube "$KUBE_VERSION")"; rm -rf "$dir.tmp"
+  local dir="$KUBE_DIR"; rm -rf "$dir.tmp"
   scratch_module kube "$dir.tmp/src"; cd "$dir.tmp/src"
   # Point the wrapper at the pinned version and every staging module at its v0.x twin.
   local edits=(-require="k8s.io/kubernetes@$KUBE_VERSION")
@@ -125,18 +138,16 @@ build_kube() {
 # Pulumi CLI (pkg/v3 at the @pulumi/pulumi version) + our Node.js language host (see
 # toolchain/pulumi-language-nodejs/main.go for why it is ours), both stamped with that version.
 build_pulumi() {
-  local dir; dir="$(cache_dir pulumi "$PULUMI_CLI_VERSION")"; rm -rf "$dir.tmp"
+  local dir="$PULUMI_DIR"; rm -rf "$dir.tmp"
   scratch_module pulumi "$dir.tmp/src"; cd "$dir.tmp/src"
   go mod edit -require="github.com/pulumi/pulumi/pkg/v3@v$PULUMI_CLI_VERSION" \
               -require="github.com/pulumi/pulumi/sdk/v3@v$PULUMI_CLI_VERSION"
   local x="-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$PULUMI_CLI_VERSION"
   go build -trimpath -ldflags "-s -w $x" -o "$dir.tmp/bin/pulumi" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
   "$dir.tmp/bin/pulumi" version
-  if [ -d "$tc/pulumi-language-nodejs" ]; then
-    scratch_module pulumi-language-nodejs "$dir.tmp/src-lang"; cd "$dir.tmp/src-lang"
-    go mod edit -require="github.com/pulumi/pulumi/sdk/v3@v$PULUMI_CLI_VERSION"
-    go build -trimpath -ldflags "-s -w $x" -o "$dir.tmp/bin/pulumi-language-nodejs" .
-  fi
+  scratch_module pulumi-language-nodejs "$dir.tmp/src-lang"; cd "$dir.tmp/src-lang"
+  go mod edit -require="github.com/pulumi/pulumi/sdk/v3@v$PULUMI_CLI_VERSION"
+  go build -trimpath -ldflags "-s -w $x" -o "$dir.tmp/bin/pulumi-language-nodejs" .
   rm -rf "$dir.tmp/src" "$dir.tmp/src-lang"
   finish_dir "$dir"
 }
@@ -145,7 +156,7 @@ build_pulumi() {
 # pulumi-resource-kubernetes, reporting the @pulumi/kubernetes version (see
 # toolchain/kubernetes-provider/go.mod for the source module actually used and why).
 build_kubernetes_provider() {
-  local dir; dir="$(cache_dir kubernetes-provider "$K8S_PROVIDER_VERSION-src-$K8S_PROVIDER_MODULE_VERSION")"
+  local dir="$K8S_PROVIDER_DIR"
   rm -rf "$dir.tmp"; scratch_module kubernetes-provider "$dir.tmp/src"; cd "$dir.tmp/src"
   local mod=github.com/pulumi/pulumi-kubernetes/provider/v4
   go mod edit -require="$mod@$K8S_PROVIDER_MODULE_VERSION"
@@ -167,7 +178,7 @@ build_kubernetes_provider() {
 # pulumi-resource-random, rebuilt from terraform-provider-random + pulumi-terraform-bridge (see
 # toolchain/random-provider/go.mod for why), reporting the @pulumi/random version.
 build_random_provider() {
-  local dir; dir="$(cache_dir random-provider "$RANDOM_PROVIDER_VERSION")"; rm -rf "$dir.tmp"
+  local dir="$RANDOM_PROVIDER_DIR"; rm -rf "$dir.tmp"
   scratch_module random-provider "$dir.tmp/src"; cd "$dir.tmp/src"
   local x="-X scoped-cd.local/toolchain/random-provider/provider.Version=$RANDOM_PROVIDER_VERSION"
   # 1. tfgen: derive the Pulumi schema + bridge metadata from the Terraform provider's schema.
@@ -188,12 +199,12 @@ build_random_provider() {
 # Install both provider plugins into the checkout's PULUMI_HOME under exactly the versions the npm
 # SDKs request (the engine's plugin cache matches versions exactly; automatic download is off).
 # This is the only per-checkout step: a fresh clone re-runs just this.
-k8s_provider_bin() { echo "$(cache_dir kubernetes-provider "$K8S_PROVIDER_VERSION-src-$K8S_PROVIDER_MODULE_VERSION")/bin/pulumi-resource-kubernetes"; }
-random_provider_bin() { echo "$(cache_dir random-provider "$RANDOM_PROVIDER_VERSION")/bin/pulumi-resource-random"; }
+k8s_provider_bin() { echo "$K8S_PROVIDER_DIR/bin/pulumi-resource-kubernetes"; }
+random_provider_bin() { echo "$RANDOM_PROVIDER_DIR/bin/pulumi-resource-random"; }
 plugin_dir() { echo "$PULUMI_HOME_DIR/plugins/resource-$1-v$2"; }
 install_plugins() {
   export PULUMI_HOME="$PULUMI_HOME_DIR" PULUMI_SKIP_UPDATE_CHECK=true
-  local pulumi; pulumi="$(cache_dir pulumi "$PULUMI_CLI_VERSION")/bin/pulumi"
+  local pulumi; pulumi="$PULUMI_DIR/bin/pulumi"
   "$pulumi" plugin install resource kubernetes "$K8S_PROVIDER_VERSION" --file "$(k8s_provider_bin)" --reinstall
   "$pulumi" plugin install resource random "$RANDOM_PROVIDER_VERSION" --file "$(random_provider_bin)" --reinstall
   "$pulumi" plugin ls
@@ -209,7 +220,7 @@ plugins_marker() {  # "done" only when both installed binaries equal the cached 
 # kwok (fake kubelet: marks Nodes and their Pods Ready). No replaces upstream, so plain go install.
 # Its version string is a constant in the source (pkg/consts.Version), no stamp needed.
 build_kwok() {
-  local dir; dir="$(cache_dir kwok "$KWOK_VERSION")"; rm -rf "$dir.tmp"
+  local dir="$KWOK_DIR"; rm -rf "$dir.tmp"
   GOFLAGS=-buildvcs=false GOBIN="$dir.tmp/bin" go install -trimpath -ldflags "-s -w" "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION"
   "$dir.tmp/bin/kwok" --version
   finish_dir "$dir"
@@ -217,7 +228,7 @@ build_kwok() {
 
 # Helm v3 CLI. Stamp like Helm's Makefile does, else `helm version` says just "v3.22".
 build_helm() {
-  local dir; dir="$(cache_dir helm "$HELM_VERSION")"; rm -rf "$dir.tmp"
+  local dir="$HELM_DIR"; rm -rf "$dir.tmp"
   local v=helm.sh/helm/v3/internal/version
   GOFLAGS=-buildvcs=false GOBIN="$dir.tmp/bin" go install -trimpath \
     -ldflags "-s -w -X $v.version=$HELM_VERSION -X $v.gitTreeState=clean" "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
@@ -257,24 +268,27 @@ etcd_marker() {
 main() {
   local steps=(pulumi kubernetes-provider random-provider kube etcd kwok helm plugins)
   if [ "${1:-}" = env ]; then print_env; return; fi
+  if [ "${1:-}" = dirs ]; then  # where each tool lives in the cache (for du, debugging)
+    printf '%s\n' "$PULUMI_DIR" "$K8S_PROVIDER_DIR" "$RANDOM_PROVIDER_DIR" "$KUBE_DIR" "$KWOK_DIR" "$HELM_DIR"; return
+  fi
   if [ "${1:-}" = build ]; then shift; steps=("$@"); fi
   STEP_N=${#steps[@]}
   local s
   for s in "${steps[@]}"; do
     case "$s" in
       pulumi) run_step pulumi "pulumi CLI + pulumi-language-nodejs v$PULUMI_CLI_VERSION" \
-              "$(cache_dir pulumi "$PULUMI_CLI_VERSION")/bin/pulumi-language-nodejs" build_pulumi ;;
+              "$PULUMI_DIR/bin/pulumi-language-nodejs" build_pulumi ;;
       kubernetes-provider) run_step kubernetes-provider "pulumi-resource-kubernetes $K8S_PROVIDER_VERSION" \
-              "$(cache_dir kubernetes-provider "$K8S_PROVIDER_VERSION-src-$K8S_PROVIDER_MODULE_VERSION")/bin/pulumi-resource-kubernetes" \
+              "$K8S_PROVIDER_DIR/bin/pulumi-resource-kubernetes" \
               build_kubernetes_provider ;;
       random-provider) run_step random-provider "pulumi-resource-random $RANDOM_PROVIDER_VERSION" \
               "$(random_provider_bin)" build_random_provider ;;
       plugins) run_step plugins "provider plugins into $PULUMI_HOME_DIR" "$(plugins_marker)" install_plugins ;;
-      kwok) run_step kwok "kwok $KWOK_VERSION" "$(cache_dir kwok "$KWOK_VERSION")/bin/kwok" build_kwok ;;
-      helm) run_step helm "helm $HELM_VERSION" "$(cache_dir helm "$HELM_VERSION")/bin/helm" build_helm ;;
+      kwok) run_step kwok "kwok $KWOK_VERSION" "$KWOK_DIR/bin/kwok" build_kwok ;;
+      helm) run_step helm "helm $HELM_VERSION" "$HELM_DIR/bin/helm" build_helm ;;
       etcd) run_step etcd "etcd ($ETCD_VERSION) + openssl" "$(etcd_marker)" build_etcd ;;
       kube) run_step kube "kubernetes $KUBE_VERSION (apiserver, controller-manager, scheduler, kubectl)" \
-              "$(cache_dir kube "$KUBE_VERSION")/bin/kubectl" build_kube ;;
+              "$KUBE_DIR/bin/kubectl" build_kube ;;
       *) echo "unknown step: $s" >&2; exit 2 ;;
     esac
   done

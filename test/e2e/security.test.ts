@@ -17,7 +17,15 @@ import {
   messageOf,
   statusOf,
 } from "./kube";
-import { collect, createTestStack, REPO, TestStack, uniqueSuffix, waitFor } from "./support";
+import {
+  collect,
+  createTestStack,
+  REPO,
+  TEST_PASSPHRASE,
+  TestStack,
+  uniqueSuffix,
+  waitFor,
+} from "./support";
 
 const execFileAsync = promisify(execFile);
 const suffix = uniqueSuffix();
@@ -60,6 +68,17 @@ async function kubectlOutcome(kubeconfig: string, ...args: string[]): Promise<st
   } catch (err) {
     return String((err as { stderr?: string }).stderr ?? err);
   }
+}
+
+/** JSON paths of the strings in `value` that contain `needle`. */
+function pathsContaining(value: unknown, needle: string, at = "$"): string[] {
+  if (typeof value === "string") return value.includes(needle) ? [at] : [];
+  if (Array.isArray(value))
+    return value.flatMap((v, i) => pathsContaining(v, needle, `${at}[${i}]`));
+  if (value && typeof value === "object") {
+    return Object.entries(value).flatMap(([k, v]) => pathsContaining(v, needle, `${at}.${k}`));
+  }
+  return [];
 }
 
 const tokenOf = (kubeconfig: string) => /token: (\S+)/.exec(kubeconfig)![1];
@@ -141,10 +160,12 @@ describe("security model on the real API server", function () {
         },
       ];
       for (const obj of objects) {
-        const created = await scoped.objects.create(obj);
+        await scoped.objects.create(obj);
+        // Read the latest version: controllers may have updated the object since its creation.
+        const current = await scoped.objects.read(obj);
         const updated = {
-          ...created,
-          metadata: { ...created.metadata, labels: { touched: "yes" } },
+          ...current,
+          metadata: { ...current.metadata, labels: { touched: "yes" } },
         };
         const replaced = await scoped.objects.replace(updated);
         assert.equal(replaced.metadata?.labels?.touched, "yes", `${obj.kind} update`);
@@ -428,7 +449,7 @@ describe("security model on the real API server", function () {
           pod("hostpath", { volumes: [{ name: "root", hostPath: { path: "/" } }] }),
         ),
       );
-      assert.match(message, /hostPath volumes/);
+      assert.match(message, /restricted volume type "hostPath"/);
     });
   });
 
@@ -552,11 +573,14 @@ describe("security model on the real API server", function () {
     });
 
     it("shows an admin's wildcard rule on the deployer Role in a refreshing preview, and up undoes it", async () => {
+      // The admin's edit puts the wildcard first. (An edit that only appends a rule is invisible to
+      // the Kubernetes provider's refresh, which compares live lists only up to the declared
+      // length; `npm run verify` and the drift report's output comparison catch that case.)
       const role = await admin.rbac.readNamespacedRole({
         name: "scoped-deployer",
         namespace: NS_A,
       });
-      role.rules = [...(role.rules ?? []), { apiGroups: ["*"], resources: ["*"], verbs: ["*"] }];
+      role.rules = [{ apiGroups: ["*"], resources: ["*"], verbs: ["*"] }, ...(role.rules ?? [])];
       await admin.rbac.replaceNamespacedRole({
         name: "scoped-deployer",
         namespace: NS_A,
@@ -565,7 +589,7 @@ describe("security model on the real API server", function () {
 
       const preview = await t.stack.preview({ refresh: true, diff: true, onOutput: collect(t) });
       assert.equal(preview.changeSummary.update, 1, JSON.stringify(preview.changeSummary));
-      assert.match(preview.stdout, /scoped-deployer|dev-deployer-role|a-deployer-role/);
+      assert.match(preview.stdout, /a-deployer-role/);
 
       await t.stack.up({ refresh: true, onOutput: collect(t) });
       const restored = await admin.rbac.readNamespacedRole({
@@ -584,10 +608,19 @@ describe("security model on the real API server", function () {
   describe("secrets at rest", () => {
     it("keeps the token and kubeconfig out of the state, the backend files, outputs and the CLI's output", async () => {
       const token = tokenOf(kubeconfigA);
-      const exported = JSON.stringify(await t.stack.exportStack());
-      assert.ok(!exported.includes(token), "stack export contains the token");
-      assert.ok(
-        !exported.includes(kubeconfigA.slice(0, 200)),
+      // The CLI itself, without --show-secrets (the Automation API's exportStack decrypts).
+      const pulumiEnv = { ...process.env, PULUMI_CONFIG_PASSPHRASE: TEST_PASSPHRASE };
+      const exportRun = await execFileAsync("pulumi", ["stack", "export", "--stack", t.name], {
+        cwd: t.workDir,
+        env: pulumiEnv,
+        maxBuffer: 64 * 1024 * 1024,
+      });
+      const exported: unknown = JSON.parse(exportRun.stdout);
+      assert.deepEqual(pathsContaining(exported, token), [], "stack export contains the token");
+      const kubeconfigText = kubeconfigA.slice(0, 200);
+      assert.deepEqual(
+        pathsContaining(exported, kubeconfigText),
+        [],
         "stack export contains the kubeconfig",
       );
 
@@ -612,7 +645,7 @@ describe("security model on the real API server", function () {
         ["stack", "output", "kubeconfigs", "--stack", t.name],
         {
           cwd: t.workDir,
-          env: { ...process.env, PULUMI_CONFIG_PASSPHRASE: "scoped-cd-e2e-only" },
+          env: { ...process.env, PULUMI_CONFIG_PASSPHRASE: TEST_PASSPHRASE },
         },
       );
       assert.equal(stdout.trim(), "[secret]");

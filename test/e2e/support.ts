@@ -13,7 +13,7 @@ export const REPO = path.resolve(__dirname, "../../..");
 const execFileAsync = promisify(execFile);
 
 /** The passphrase of throw-away test stacks (local file backend only). */
-const TEST_PASSPHRASE = "scoped-cd-e2e-only";
+export const TEST_PASSPHRASE = "scoped-cd-e2e-only";
 
 export function requireEnv(name: string): string {
   const value = process.env[name];

@@ -89,16 +89,18 @@ func (h *host) GetPluginInfo(ctx context.Context, _ *emptypb.Empty) (*pulumirpc.
 type pkgJSON struct {
 	Name                 string            `json:"name"`
 	Version              string            `json:"version"`
-	Main                 string            `json:"main"`
 	Dependencies         map[string]string `json:"dependencies"`
 	DevDependencies      map[string]string `json:"devDependencies"`
 	OptionalDependencies map[string]string `json:"optionalDependencies"`
-	Pulumi               *struct {
-		Resource bool   `json:"resource"`
-		Name     string `json:"name"`
-		Version  string `json:"version"`
-		Server   string `json:"server"`
-	} `json:"pulumi"`
+	Pulumi               json.RawMessage   `json:"pulumi"`
+}
+
+// pulumiField is the "pulumi" section a provider SDK package declares (resource plugin + version).
+type pulumiField struct {
+	Resource bool   `json:"resource"`
+	Name     string `json:"name"`
+	Version  string `json:"version"`
+	Server   string `json:"server"`
 }
 
 func readPkg(path string) (*pkgJSON, error) {
@@ -149,19 +151,23 @@ func pulumiPackages(programDir string) ([]*pulumirpc.PackageDependency, error) {
 		seen[pkgPath] = true
 		p, err := readPkg(pkgPath)
 		if err != nil {
-			return err
+			if pkgPath == root {
+				return err // the program's own package.json must parse
+			}
+			return nil // a dependency with an odd package.json cannot be a Pulumi provider SDK
 		}
-		if p.Pulumi != nil && p.Pulumi.Resource {
-			name := p.Pulumi.Name
+		var pf pulumiField
+		if len(p.Pulumi) > 0 && json.Unmarshal(p.Pulumi, &pf) == nil && pf.Resource {
+			name := pf.Name
 			if name == "" {
 				name = strings.TrimPrefix(p.Name, "@pulumi/")
 			}
-			v := p.Pulumi.Version
+			v := pf.Version
 			if v == "" {
 				v = p.Version
 			}
 			key := name + "@" + v
-			found[key] = &pulumirpc.PackageDependency{Name: name, Kind: "resource", Version: "v" + strings.TrimPrefix(v, "v"), Server: p.Pulumi.Server}
+			found[key] = &pulumirpc.PackageDependency{Name: name, Kind: "resource", Version: "v" + strings.TrimPrefix(v, "v"), Server: pf.Server}
 		}
 		deps := []map[string]string{p.Dependencies, p.OptionalDependencies}
 		if includeDev {

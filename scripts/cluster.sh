@@ -1,0 +1,320 @@
+#!/usr/bin/env bash
+# A local Kubernetes control plane for scoped-cd's end-to-end tests: real etcd, kube-apiserver
+# (RBAC, Pod Security Admission, ServiceAccount tokens), kube-controller-manager and kube-scheduler,
+# plus kwok as a fake kubelet so Pods on its fake Node become Ready without a container runtime
+# (so images never need pulling). Everything listens on 127.0.0.1 only, on uncommon ports.
+#
+#   scripts/cluster.sh start    start whatever is not running; wait until /readyz and the Node are Ready
+#   scripts/cluster.sh stop     stop exactly the processes this script recorded
+#   scripts/cluster.sh status   each component: running / stopped
+#   scripts/cluster.sh env      print `export KUBECONFIG=...` (eval "$(scripts/cluster.sh env)")
+#
+# State (certificates, etcd data, logs, pid files) lives in $repo/.local/cluster/ (git-ignored).
+# Binaries come from scripts/toolchain.sh's cache. Meant to be run as root on a dev/CI machine.
+set -euo pipefail
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+state="$repo/.local/cluster"
+pki="$state/pki" logs="$state/logs" pids="$state/pids"
+admin_kubeconfig="$state/admin.kubeconfig"
+
+# Ports: uncommon ones so a developer's own cluster (6443/2379/10257/10259) never collides.
+ETCD_PORT=12379 ETCD_PEER_PORT=12380
+APISERVER_PORT=16443
+CONTROLLER_MANAGER_PORT=16257 SCHEDULER_PORT=16259
+KWOK_PORT=16280
+SERVICE_CIDR=10.96.0.0/16          # the `kubernetes` Service gets 10.96.0.1
+NODE_NAME=kwok-node-0
+READY_TIMEOUT=${CLUSTER_READY_TIMEOUT:-120}
+
+COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok)
+
+# ---------------------------------------------------------------------------------------------
+# Binaries: from the toolchain cache (PATH exports), fail clearly if the toolchain is not built.
+load_toolchain() {
+  eval "$("$repo/scripts/toolchain.sh" env)"
+  local b
+  for b in etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok openssl curl; do
+    command -v "$b" >/dev/null || { echo "cluster: '$b' not found; run scripts/toolchain.sh first" >&2; exit 1; }
+  done
+}
+
+pid_of() { cat "$pids/$1.pid" 2>/dev/null || true; }
+# Running = the recorded PID is alive AND is still our binary (PIDs get reused after a reboot).
+is_running() {
+  local pid; pid="$(pid_of "$1")"
+  [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] || return 1
+  local argv0; argv0="$(tr '\0' '\n' <"/proc/$pid/cmdline" | head -n 1)"
+  [ "$(basename "$argv0")" = "$1" ]
+}
+
+fail() {  # component, message: print the component's log tail, never swallow it
+  echo "cluster: $2" >&2
+  if [ -n "$1" ] && [ -f "$logs/$1.log" ]; then
+    echo "--- last lines of $logs/$1.log ---" >&2
+    tail -n 30 "$logs/$1.log" >&2
+  fi
+  exit 1
+}
+
+# ---------------------------------------------------------------------------------------------
+# PKI with openssl: one CA signs everything (serving + client certs); separate ServiceAccount key.
+gen_cert() {  # name, subject, extensions
+  local name="$1" subj="$2" ext="$3"
+  [ -f "$pki/$name.crt" ] && return 0
+  openssl genrsa -out "$pki/$name.key" 2048 2>/dev/null
+  openssl req -new -key "$pki/$name.key" -subj "$subj" -out "$pki/$name.csr" 2>/dev/null
+  printf '%s\n' "$ext" >"$pki/$name.ext"
+  openssl x509 -req -in "$pki/$name.csr" -CA "$pki/ca.crt" -CAkey "$pki/ca.key" -CAcreateserial \
+    -days 3650 -sha256 -extfile "$pki/$name.ext" -out "$pki/$name.crt" 2>/dev/null
+  rm -f "$pki/$name.csr" "$pki/$name.ext"
+}
+
+ensure_pki() {
+  mkdir -p "$pki"; chmod 700 "$pki"
+  if [ ! -f "$pki/ca.crt" ]; then
+    openssl genrsa -out "$pki/ca.key" 2048 2>/dev/null
+    openssl req -x509 -new -key "$pki/ca.key" -subj "/CN=scoped-cd-local-ca" -days 3650 -sha256 \
+      -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign,digitalSignature" \
+      -out "$pki/ca.crt" 2>/dev/null
+  fi
+  local client="basicConstraints=CA:FALSE
+keyUsage=critical,digitalSignature,keyEncipherment
+extendedKeyUsage=clientAuth"
+  gen_cert apiserver "/CN=kube-apiserver" "basicConstraints=CA:FALSE
+keyUsage=critical,digitalSignature,keyEncipherment
+extendedKeyUsage=serverAuth
+subjectAltName=IP:127.0.0.1,IP:10.96.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
+  # system:masters = cluster-admin via the built-in RBAC binding.
+  gen_cert admin "/O=system:masters/CN=scoped-cd-admin" "$client"
+  # The identities the default RBAC roles expect for these components.
+  gen_cert controller-manager "/CN=system:kube-controller-manager" "$client"
+  gen_cert scheduler "/CN=system:kube-scheduler" "$client"
+  # kwok acts as the kubelet(s) of its fake nodes and updates pod status in every namespace; it
+  # uses a dedicated identity bound to cluster-admin (bound in bootstrap_objects).
+  gen_cert kwok "/CN=scoped-cd-kwok" "$client"
+  # ServiceAccount token signing key (apiserver signs/verifies, controller-manager signs legacy
+  # token Secrets).
+  if [ ! -f "$pki/sa.key" ]; then
+    openssl genrsa -out "$pki/sa.key" 2048 2>/dev/null
+    openssl rsa -in "$pki/sa.key" -pubout -out "$pki/sa.pub" 2>/dev/null
+  fi
+  chmod 600 "$pki"/*.key
+}
+
+write_kubeconfig() {  # file, cert name
+  local f="$1" n="$2"
+  umask 077
+  cat >"$f" <<EOF
+apiVersion: v1
+kind: Config
+clusters:
+- name: scoped-cd-local
+  cluster:
+    server: https://127.0.0.1:$APISERVER_PORT
+    certificate-authority-data: $(base64 -w0 "$pki/ca.crt")
+users:
+- name: $n
+  user:
+    client-certificate-data: $(base64 -w0 "$pki/$n.crt")
+    client-key-data: $(base64 -w0 "$pki/$n.key")
+contexts:
+- name: scoped-cd-local
+  context: {cluster: scoped-cd-local, user: $n}
+current-context: scoped-cd-local
+EOF
+  chmod 600 "$f"
+}
+
+# ---------------------------------------------------------------------------------------------
+spawn() {  # name, command...: start detached (own session), log to $logs/<name>.log, record PID
+  local name="$1"; shift
+  echo "=== $(date -u +%FT%TZ) starting: $*" >>"$logs/$name.log"
+  setsid "$@" >>"$logs/$name.log" 2>&1 </dev/null &
+  echo $! >"$pids/$name.pid"
+}
+
+wait_for() {  # component, description, command...: poll until the command succeeds
+  local comp="$1" what="$2"; shift 2
+  local deadline=$((SECONDS + READY_TIMEOUT))
+  until "$@" >/dev/null 2>&1; do
+    is_running "$comp" || fail "$comp" "$comp exited while waiting for $what"
+    [ $SECONDS -lt $deadline ] || fail "$comp" "timed out after ${READY_TIMEOUT}s waiting for $what"
+    sleep 0.5
+  done
+}
+
+start_etcd() {
+  # Plain HTTP on loopback only: the apiserver is its only client. Debian's etcd-server 3.4.
+  spawn etcd etcd --name scoped-cd --data-dir "$state/etcd" \
+    --listen-client-urls "http://127.0.0.1:$ETCD_PORT" --advertise-client-urls "http://127.0.0.1:$ETCD_PORT" \
+    --listen-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
+    --initial-advertise-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
+    --initial-cluster "scoped-cd=http://127.0.0.1:$ETCD_PEER_PORT" \
+    --unsafe-no-fsync=true --quota-backend-bytes=2147483648
+}
+
+start_apiserver() {
+  # --allow-privileged=true as on kubeadm clusters: Pod Security Admission (per-namespace labels)
+  # must be what stops privileged pods, not a cluster-wide switch.
+  # Default admission plugins stay on (PodSecurity, ServiceAccount, NamespaceLifecycle,
+  # LimitRanger, ResourceQuota, ...); NodeRestriction added for Node authorization.
+  # --endpoint-reconciler-type=none: the `kubernetes` Service endpoint would be 127.0.0.1, which
+  # Endpoints validation rejects (loopback), making the reconciler log errors forever.
+  spawn kube-apiserver kube-apiserver \
+    --bind-address=127.0.0.1 --advertise-address=127.0.0.1 --secure-port="$APISERVER_PORT" \
+    --etcd-servers="http://127.0.0.1:$ETCD_PORT" \
+    --tls-cert-file="$pki/apiserver.crt" --tls-private-key-file="$pki/apiserver.key" \
+    --client-ca-file="$pki/ca.crt" \
+    --authorization-mode=Node,RBAC --anonymous-auth=false \
+    --enable-admission-plugins=NodeRestriction \
+    --service-account-key-file="$pki/sa.pub" --service-account-signing-key-file="$pki/sa.key" \
+    --service-account-issuer=https://kubernetes.default.svc.cluster.local \
+    --service-cluster-ip-range="$SERVICE_CIDR" --endpoint-reconciler-type=none \
+    --allow-privileged=true --profiling=false
+}
+
+start_controller_manager() {
+  # Controllers: the default set (namespace, deployment, replicaset, serviceaccount, the legacy
+  # ServiceAccount token controller -- enabled by --service-account-private-key-file --,
+  # root-ca-cert-publisher, garbage collector, resourcequota, ...), minus node-lifecycle: a fake
+  # Node cannot fail, and that controller only marks its Pods NotReady whenever kwok's heartbeat
+  # is late (slow CI machine, or any stop/start of the cluster) -- and kwok never re-readies them,
+  # so Deployments would silently stay unavailable.
+  spawn kube-controller-manager kube-controller-manager \
+    --kubeconfig="$state/controller-manager.kubeconfig" \
+    --authentication-kubeconfig="$state/controller-manager.kubeconfig" \
+    --authorization-kubeconfig="$state/controller-manager.kubeconfig" \
+    --bind-address=127.0.0.1 --secure-port="$CONTROLLER_MANAGER_PORT" \
+    --service-account-private-key-file="$pki/sa.key" --root-ca-file="$pki/ca.crt" \
+    --use-service-account-credentials=true \
+    --cluster-signing-cert-file="$pki/ca.crt" --cluster-signing-key-file="$pki/ca.key" \
+    --controllers='*,-node-lifecycle-controller' --leader-elect=false --profiling=false
+}
+
+start_scheduler() {
+  spawn kube-scheduler kube-scheduler \
+    --kubeconfig="$state/scheduler.kubeconfig" \
+    --authentication-kubeconfig="$state/scheduler.kubeconfig" \
+    --authorization-kubeconfig="$state/scheduler.kubeconfig" \
+    --bind-address=127.0.0.1 --secure-port="$SCHEDULER_PORT" --leader-elect=false --profiling=false
+}
+
+start_kwok() {
+  # Manage only Nodes annotated kwok.x-k8s.io/node=fake (the ones bootstrap_objects creates);
+  # v0.7.0's built-in stages make such Nodes and their Pods Ready. Node Leases (as a kubelet
+  # keeps) are off by default in kwok; turn them on so the Node heartbeats like a real one.
+  spawn kwok kwok --kubeconfig="$state/kwok.kubeconfig" \
+    --manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake \
+    --server-address="127.0.0.1:$KWOK_PORT" --node-ip=127.0.0.1 --cidr=10.244.0.0/16 \
+    --node-lease-duration-seconds=40
+}
+
+kubectl_admin() { kubectl --kubeconfig="$admin_kubeconfig" "$@"; }
+
+bootstrap_objects() {
+  # kwok's identity needs to act as the fake kubelet (node + pod status in all namespaces).
+  kubectl_admin apply -f - >/dev/null <<EOF
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: scoped-cd-kwok}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: cluster-admin}
+subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: scoped-cd-kwok}]
+---
+apiVersion: v1
+kind: Node
+metadata:
+  name: $NODE_NAME
+  annotations: {kwok.x-k8s.io/node: fake, node.alpha.kubernetes.io/ttl: "0"}
+  labels:
+    type: kwok
+    kubernetes.io/hostname: $NODE_NAME
+    kubernetes.io/os: linux
+    kubernetes.io/arch: amd64
+    node-role.kubernetes.io/agent: ""
+status:
+  allocatable: {cpu: "32", memory: 256Gi, pods: "110"}
+  capacity: {cpu: "32", memory: 256Gi, pods: "110"}
+EOF
+  # Taints the node-lifecycle controller may have left (state from a run where it was enabled)
+  # would keep every Pod Pending; nothing else adds them here.
+  local t
+  for t in node.kubernetes.io/unreachable node.kubernetes.io/not-ready; do
+    kubectl_admin taint node "$NODE_NAME" "$t-" >/dev/null 2>&1 || true
+  done
+}
+
+apiserver_ready() {
+  curl -sf --cacert "$pki/ca.crt" --cert "$pki/admin.crt" --key "$pki/admin.key" \
+    "https://127.0.0.1:$APISERVER_PORT/readyz" >/dev/null
+}
+node_ready() {
+  [ "$(kubectl_admin get node "$NODE_NAME" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" = True ]
+}
+
+cmd_start() {
+  load_toolchain
+  mkdir -p "$state" "$logs" "$pids"; chmod 700 "$state"
+  local all=1 c
+  for c in "${COMPONENTS[@]}"; do is_running "$c" || all=0; done
+  if [ $all = 1 ] && apiserver_ready && node_ready; then
+    echo "cluster: already running (https://127.0.0.1:$APISERVER_PORT)"; return 0
+  fi
+  local t=$SECONDS
+  ensure_pki
+  write_kubeconfig "$admin_kubeconfig" admin
+  write_kubeconfig "$state/controller-manager.kubeconfig" controller-manager
+  write_kubeconfig "$state/scheduler.kubeconfig" scheduler
+  write_kubeconfig "$state/kwok.kubeconfig" kwok
+
+  is_running etcd || start_etcd
+  wait_for etcd "etcd /health" curl -sf "http://127.0.0.1:$ETCD_PORT/health"
+  is_running kube-apiserver || start_apiserver
+  wait_for kube-apiserver "kube-apiserver /readyz" apiserver_ready
+  is_running kube-controller-manager || start_controller_manager
+  is_running kube-scheduler || start_scheduler
+  bootstrap_objects || fail kube-apiserver "could not create the kwok binding / fake Node"
+  is_running kwok || start_kwok
+  wait_for kwok "Node $NODE_NAME Ready" node_ready
+  # The scheduler and controller-manager only report healthy once synced; check they stay up.
+  wait_for kube-controller-manager "kube-controller-manager /healthz" \
+    curl -sfk "https://127.0.0.1:$CONTROLLER_MANAGER_PORT/healthz"
+  wait_for kube-scheduler "kube-scheduler /healthz" curl -sfk "https://127.0.0.1:$SCHEDULER_PORT/healthz"
+  echo "cluster: ready in $((SECONDS - t))s (https://127.0.0.1:$APISERVER_PORT, node $NODE_NAME)"
+  echo "cluster: KUBECONFIG=$admin_kubeconfig"
+}
+
+cmd_stop() {
+  local c pid i
+  # Reverse order: clients first, etcd last.
+  for ((i = ${#COMPONENTS[@]} - 1; i >= 0; i--)); do
+    c="${COMPONENTS[$i]}"
+    if is_running "$c"; then
+      pid="$(pid_of "$c")"
+      kill "$pid" 2>/dev/null || true
+      for _ in $(seq 1 50); do is_running "$c" || break; sleep 0.2; done
+      if is_running "$c"; then kill -9 "$pid" 2>/dev/null || true; fi
+      echo "cluster: stopped $c (pid $pid)"
+    fi
+    rm -f "$pids/$c.pid"
+  done
+}
+
+cmd_status() {
+  local c st rc=0
+  for c in "${COMPONENTS[@]}"; do
+    if is_running "$c"; then st="running (pid $(pid_of "$c"))"; else st=stopped; rc=1; fi
+    printf '%-24s %s\n' "$c" "$st"
+  done
+  if [ -f "$pki/ca.crt" ] && apiserver_ready 2>/dev/null; then echo "apiserver /readyz        ok"; else echo "apiserver /readyz        not ready"; fi
+  return $rc
+}
+
+case "${1:-}" in
+  start) cmd_start ;;
+  stop) cmd_stop ;;
+  status) cmd_status ;;
+  env) echo "export KUBECONFIG=\"$admin_kubeconfig\"" ;;
+  *) echo "usage: $0 start|stop|status|env" >&2; exit 2 ;;
+esac
+exit
