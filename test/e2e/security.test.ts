@@ -70,6 +70,28 @@ async function kubectlOutcome(kubeconfig: string, ...args: string[]): Promise<st
   }
 }
 
+/**
+ * Update an object's labels with a read-modify-replace, retried on 409: the Deployment controller
+ * writes status between our read and our replace.
+ */
+async function replaceWithRetry(
+  clients: Clients,
+  obj: { apiVersion: string; kind: string; metadata: { name: string; namespace: string } },
+  labels: Record<string, string>,
+) {
+  for (let attempt = 1; ; attempt++) {
+    const current = await clients.objects.read(obj);
+    try {
+      return await clients.objects.replace({
+        ...current,
+        metadata: { ...current.metadata, labels },
+      });
+    } catch (err) {
+      if ((err as { code?: number }).code !== 409 || attempt >= 5) throw err;
+    }
+  }
+}
+
 /** JSON paths of the strings in `value` that contain `needle`. */
 function pathsContaining(value: unknown, needle: string, at = "$"): string[] {
   if (typeof value === "string") return value.includes(needle) ? [at] : [];
@@ -161,13 +183,7 @@ describe("security model on the real API server", function () {
       ];
       for (const obj of objects) {
         await scoped.objects.create(obj);
-        // Read the latest version: controllers may have updated the object since its creation.
-        const current = await scoped.objects.read(obj);
-        const updated = {
-          ...current,
-          metadata: { ...current.metadata, labels: { touched: "yes" } },
-        };
-        const replaced = await scoped.objects.replace(updated);
+        const replaced = await replaceWithRetry(scoped, obj, { touched: "yes" });
         assert.equal(replaced.metadata?.labels?.touched, "yes", `${obj.kind} update`);
         await scoped.objects.delete(obj);
       }
