@@ -219,8 +219,10 @@ const NOT_DRIFT_TYPES = new Set(["pulumi:pulumi:StackReference"]);
  */
 function isVolatileOutput(type: string, path: readonly (string | number)[]): boolean {
   if (!type.startsWith("kubernetes:")) return false;
-  const [top, second] = path;
+  const [top, second, third] = path;
   if (top === "metadata") {
+    // The API server stamps a legacy token's Secret each day the token is used.
+    if (second === "labels") return third === "kubernetes.io/legacy-token-last-used";
     return ["resourceVersion", "generation", "managedFields", "creationTimestamp"].includes(
       String(second),
     );

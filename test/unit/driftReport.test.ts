@@ -101,6 +101,38 @@ describe("drift report", () => {
     assert.ok(!analysis.drifted.some((d) => d.label.endsWith("::storefront-worker")));
   });
 
+  it("does not count the API server's last-used stamp on a legacy token Secret as drift", () => {
+    const type = "kubernetes:core/v1:Secret";
+    const urn = `urn:pulumi:ops::scoped-cd::${type}::prod-deployer-token`;
+    const metadata = { name: "deployer-abc123-token", labels: { "scoped-cd.io/stage": "prod" } };
+    const old = {
+      type,
+      urn,
+      id: "shop/t",
+      parent: "",
+      provider: "",
+      inputs: {},
+      outputs: { metadata },
+    };
+    const live = {
+      ...old,
+      outputs: {
+        metadata: {
+          ...metadata,
+          labels: { ...metadata.labels, "kubernetes.io/legacy-token-last-used": "2026-11-25" },
+        },
+      },
+    };
+    const events = [
+      {
+        sequence: 1,
+        timestamp: 0,
+        resOutputsEvent: { metadata: { op: "refresh", urn, type, provider: "", old, new: live } },
+      },
+    ] as EngineEvent[];
+    assert.deepEqual(analyzeStack("ops", events).drifted, []);
+  });
+
   it("reports output changes as drift when the provider names no properties", () => {
     const type = "pulumi-nodejs:dynamic:Resource";
     const urn = `urn:pulumi:lab::lab::${type}::web`;
