@@ -340,7 +340,8 @@ function namespaceChecks(rawStages: Record<string, unknown>): Problem[] {
   return problems;
 }
 
-const isRecord = (v: unknown): v is Record<string, unknown> =>
+/** A plain object (not null, not an array). */
+export const isRecord = (v: unknown): v is Record<string, unknown> =>
   typeof v === "object" && v !== null && !Array.isArray(v);
 
 export function isLocalChart(chart: string): boolean {

@@ -4,7 +4,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import * as yaml from "js-yaml";
-import { isLocalChart, ReleaseConfig } from "../config";
+import { isLocalChart, isRecord, ReleaseConfig } from "../config";
 import { localChartDir } from "./charts";
 
 export interface Promotion {
@@ -110,8 +110,4 @@ export function resolvePromotion(
     description: pulumi.interpolate`promoted from ${promotion.stack} revision ${promoted.revision}`,
     promotedFrom: promoted.apply((p) => ({ stack: promotion.stack, revision: p.revision })),
   };
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
 }
