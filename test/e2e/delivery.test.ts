@@ -119,6 +119,25 @@ describe("Jenkins delivery on the local cluster", function () {
     return t;
   }
 
+  /**
+   * `npm run drift` on one stack; the report is also kept as .local/sample-drift-report-<name>.md
+   * (git-ignored) for the docs.
+   */
+  async function driftReport(t: TestStack, name: string) {
+    const out = path.join(reportDir, `${name}.md`);
+    const { code } = await runScript("drift.js", [
+      "--work-dir",
+      t.workDir,
+      "--stack",
+      t.name,
+      "--out",
+      out,
+    ]);
+    const report = fs.readFileSync(out, "utf8");
+    fs.copyFileSync(out, path.join(REPO, ".local", `sample-drift-report-${name}.md`));
+    return { code, report };
+  }
+
   it("promotes the sample chart test -> preprod -> prod, recording provenance", async () => {
     const test = await deliveryStack("test");
     const testUp = await test.stack.up({ onOutput: collect(test) });
@@ -174,17 +193,8 @@ describe("Jenkins delivery on the local cluster", function () {
   });
 
   it("reports a clean delivery stack with exit 0", async () => {
-    const t = delivery.prod;
-    const out = path.join(reportDir, "clean.md");
-    const result = await runScript("drift.js", [
-      "--work-dir",
-      t.workDir,
-      "--stack",
-      t.name,
-      "--out",
-      out,
-    ]);
-    assert.equal(result.code, 0, fs.existsSync(out) ? fs.readFileSync(out, "utf8") : result.stderr);
+    const { code, report } = await driftReport(delivery.prod, "clean");
+    assert.equal(code, 0, report);
   });
 
   it("verifies the containment of a good stage with its scoped kubeconfig only", async () => {
@@ -219,19 +229,9 @@ describe("Jenkins delivery on the local cluster", function () {
       `verify must fail on a widened Role:\n${verify.stdout}${verify.stderr}`,
     );
 
-    const out = path.join(reportDir, "access.md");
-    const drift = await runScript("drift.js", [
-      "--work-dir",
-      access.workDir,
-      "--stack",
-      access.name,
-      "--out",
-      out,
-    ]);
-    const report = fs.readFileSync(out, "utf8");
-    assert.equal(drift.code, 1, report);
+    const { code, report } = await driftReport(access, "access");
+    assert.equal(code, 1, report);
     assert.match(report, /prod-deployer-role/);
-    fs.copyFileSync(out, path.join(REPO, ".local", "sample-drift-report-access.md"));
     // Undo by hand for the tests that follow.
     const widened = await admin.rbac.readNamespacedRole({ name: "scoped-deployer", namespace });
     widened.rules = declaredRules;
@@ -249,19 +249,9 @@ describe("Jenkins delivery on the local cluster", function () {
         timeout: 120_000,
       },
     );
-    const out = path.join(reportDir, "rollback.md");
-    const drift = await runScript("drift.js", [
-      "--work-dir",
-      t.workDir,
-      "--stack",
-      t.name,
-      "--out",
-      out,
-    ]);
-    const report = fs.readFileSync(out, "utf8");
-    assert.equal(drift.code, 1, report);
+    const { code, report } = await driftReport(t, "rollback");
+    assert.equal(code, 1, report);
     assert.match(report, /test-releases-storefront/);
     assert.ok(!report.includes(fs.readFileSync(kubeconfigFiles.test, "utf8").slice(0, 100)));
-    fs.copyFileSync(out, path.join(REPO, ".local", "sample-drift-report-rollback.md"));
   });
 });
