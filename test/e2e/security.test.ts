@@ -237,70 +237,76 @@ describe("security model on the real API server", function () {
     });
 
     it("is forbidden to create cluster-scoped objects", async () => {
-      const attempts: [string, Promise<unknown>][] = [
+      const attempts: [string, () => Promise<unknown>][] = [
         [
           "Namespace",
-          scoped.core.createNamespace({ body: { metadata: { name: `probe-${suffix}` } } }),
+          () => scoped.core.createNamespace({ body: { metadata: { name: `probe-${suffix}` } } }),
         ],
         [
           "ClusterRole",
-          scoped.rbac.createClusterRole({
-            body: { metadata: { name: `probe-${suffix}` }, rules: [] },
-          }),
+          () =>
+            scoped.rbac.createClusterRole({
+              body: { metadata: { name: `probe-${suffix}` }, rules: [] },
+            }),
         ],
         [
           "ClusterRoleBinding",
-          scoped.rbac.createClusterRoleBinding({
-            body: {
-              metadata: { name: `probe-${suffix}` },
-              roleRef: {
-                apiGroup: "rbac.authorization.k8s.io",
-                kind: "ClusterRole",
-                name: "cluster-admin",
+          () =>
+            scoped.rbac.createClusterRoleBinding({
+              body: {
+                metadata: { name: `probe-${suffix}` },
+                roleRef: {
+                  apiGroup: "rbac.authorization.k8s.io",
+                  kind: "ClusterRole",
+                  name: "cluster-admin",
+                },
+                subjects: [{ kind: "ServiceAccount", name: "default", namespace: NS_A }],
               },
-              subjects: [{ kind: "ServiceAccount", name: "default", namespace: NS_A }],
-            },
-          }),
+            }),
         ],
         [
           "PersistentVolume",
-          scoped.core.createPersistentVolume({
-            body: {
-              metadata: { name: `probe-${suffix}` },
-              spec: {
-                capacity: { storage: "1Gi" },
-                accessModes: ["ReadWriteOnce"],
-                hostPath: { path: "/" },
+          () =>
+            scoped.core.createPersistentVolume({
+              body: {
+                metadata: { name: `probe-${suffix}` },
+                spec: {
+                  capacity: { storage: "1Gi" },
+                  accessModes: ["ReadWriteOnce"],
+                  hostPath: { path: "/" },
+                },
               },
-            },
-          }),
+            }),
         ],
         [
           "CustomResourceDefinition",
-          scoped.objects.create({
-            apiVersion: "apiextensions.k8s.io/v1",
-            kind: "CustomResourceDefinition",
-            metadata: { name: `probes${suffix}.example.com` },
-          }),
+          () =>
+            scoped.objects.create({
+              apiVersion: "apiextensions.k8s.io/v1",
+              kind: "CustomResourceDefinition",
+              metadata: { name: `probes${suffix}.example.com` },
+            }),
         ],
         [
           "ValidatingWebhookConfiguration",
-          scoped.objects.create({
-            apiVersion: "admissionregistration.k8s.io/v1",
-            kind: "ValidatingWebhookConfiguration",
-            metadata: { name: `probe-${suffix}` },
-          }),
+          () =>
+            scoped.objects.create({
+              apiVersion: "admissionregistration.k8s.io/v1",
+              kind: "ValidatingWebhookConfiguration",
+              metadata: { name: `probe-${suffix}` },
+            }),
         ],
         [
           "MutatingWebhookConfiguration",
-          scoped.objects.create({
-            apiVersion: "admissionregistration.k8s.io/v1",
-            kind: "MutatingWebhookConfiguration",
-            metadata: { name: `probe-${suffix}` },
-          }),
+          () =>
+            scoped.objects.create({
+              apiVersion: "admissionregistration.k8s.io/v1",
+              kind: "MutatingWebhookConfiguration",
+              metadata: { name: `probe-${suffix}` },
+            }),
         ],
       ];
-      for (const [kind, attempt] of attempts) assert.equal(await statusOf(attempt), 403, kind);
+      for (const [kind, attempt] of attempts) assert.equal(await statusOf(attempt()), 403, kind);
     });
 
     it("is forbidden to approve CSRs, mint tokens, or impersonate", async () => {
