@@ -3,8 +3,9 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { deployerRules } from "./deployerProfile";
 import { renderScopedKubeconfig } from "./kubeconfig";
-import { AUTHORITATIVE, stageLabels } from "./labels";
+import { stageLabels } from "./labels";
 import { PolicyRule } from "./rbac";
+import { grantRoleToServiceAccount } from "./roleGrant";
 
 export interface DeployerAccessArgs {
   /** The stage this identity deploys to. */
@@ -45,7 +46,6 @@ export class DeployerAccess extends pulumi.ComponentResource {
     super("scoped-cd:access:DeployerAccess", name, {}, opts);
     const provider = args.provider;
     const labels = stageLabels(args.stage, "deployer");
-    const annotations = AUTHORITATIVE;
 
     // The suffix changes with `rotation` only. It names the ServiceAccount itself: a rotation
     // replaces the identity (new UID), so every token ever derived from the old one — including
@@ -76,27 +76,15 @@ export class DeployerAccess extends pulumi.ComponentResource {
       tiller: args.tiller,
       extraRules: args.extraRules,
     });
-    const role = new k8s.rbac.v1.Role(
-      `${name}-role`,
-      {
-        metadata: { name: "scoped-deployer", namespace: args.namespace, labels, annotations },
-        rules: this.rules,
-      },
-      { parent: this, provider },
-    );
-
-    const binding = new k8s.rbac.v1.RoleBinding(
-      `${name}-binding`,
-      {
-        metadata: { name: "scoped-deployer", namespace: args.namespace, labels, annotations },
-        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: role.metadata.name },
-        subjects: [
-          { kind: "ServiceAccount", name: this.serviceAccountName, namespace: args.namespace },
-        ],
-      },
-      { parent: this, provider },
-    );
-    this.grants = [role, binding];
+    this.grants = grantRoleToServiceAccount(name, {
+      objectName: "scoped-deployer",
+      namespace: args.namespace,
+      serviceAccountName: this.serviceAccountName,
+      rules: this.rules,
+      labels,
+      provider,
+      parent: this,
+    });
 
     // A long-lived token bound to the ServiceAccount: the token controller fills it in, and it
     // stops working when this Secret or the ServiceAccount is deleted.

@@ -1,7 +1,8 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { tillerRules } from "./deployerProfile";
-import { AUTHORITATIVE, stageLabels } from "./labels";
+import { stageLabels } from "./labels";
+import { grantRoleToServiceAccount } from "./roleGrant";
 
 export const TILLER_PORT = 44134;
 export const TILLER_PROBE_PORT = 44135;
@@ -40,7 +41,6 @@ export class Tiller extends pulumi.ComponentResource {
     pulumi.log.warn(`stage ${args.stage}: ${HELM_V2_WARNING}`, this);
     const provider = args.provider;
     const labels = stageLabels(args.stage, "tiller");
-    const annotations = AUTHORITATIVE;
     const selector = { app: "helm", name: "tiller" };
 
     const serviceAccount = new k8s.core.v1.ServiceAccount(
@@ -50,25 +50,15 @@ export class Tiller extends pulumi.ComponentResource {
     );
     this.serviceAccountName = serviceAccount.metadata.name;
 
-    const role = new k8s.rbac.v1.Role(
-      `${name}-role`,
-      {
-        metadata: { name: "tiller", namespace: args.namespace, labels, annotations },
-        rules: tillerRules({ allowRbac: args.allowRbac }),
-      },
-      { parent: this, provider },
-    );
-    const binding = new k8s.rbac.v1.RoleBinding(
-      `${name}-binding`,
-      {
-        metadata: { name: "tiller", namespace: args.namespace, labels, annotations },
-        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: role.metadata.name },
-        subjects: [
-          { kind: "ServiceAccount", name: this.serviceAccountName, namespace: args.namespace },
-        ],
-      },
-      { parent: this, provider },
-    );
+    const [, binding] = grantRoleToServiceAccount(name, {
+      objectName: "tiller",
+      namespace: args.namespace,
+      serviceAccountName: this.serviceAccountName,
+      rules: tillerRules({ allowRbac: args.allowRbac }),
+      labels,
+      provider,
+      parent: this,
+    });
 
     this.deployment = new k8s.apps.v1.Deployment(
       `${name}-deploy`,
