@@ -1,10 +1,15 @@
 // scoped-cd: read and validate the stack's configuration, build its stages, export the outputs.
+// A function export: the engine awaits it, so nothing is registered before the configuration and
+// the admin credential (all/access modes) have been checked.
 import { loadConfig } from "./config";
-import { deployStack } from "./components/scopedCd";
+import { deployStack } from "./components/stack";
 
-const outputs = deployStack(loadConfig());
-
-/** Stage name -> scoped kubeconfig YAML (secret). Present in `all` and `access` modes. */
-export const kubeconfigs = outputs.kubeconfigs;
-/** Stage name -> namespace, identity, Tiller and releases (plain). */
-export const stages = outputs.stages;
+export = async () => {
+  const outputs = await deployStack(loadConfig());
+  return {
+    /** Stage name -> scoped kubeconfig YAML (secret). Present in `all` and `access` modes. */
+    kubeconfigs: outputs.kubeconfigs,
+    /** Stage name -> namespace, identity, Tiller and releases (plain). */
+    stages: outputs.stages,
+  };
+};

@@ -1,21 +1,12 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { Mode, StageConfig } from "../config";
-import { DeployerAccess } from "./deployerAccess";
-import { Promotion } from "./promotion";
-import { ScopedNamespace } from "./scopedNamespace";
-import { ReleaseSummary, StageReleases } from "./stageReleases";
-import { Tiller } from "./tiller";
-
-/** The `stages` output entry of one stage (plain, never secret). */
-export interface StageSummary {
-  namespace: string;
-  serviceAccount: string | null;
-  rotation: string | null;
-  /** `enabled` is null in a delivery stack that does not know its access stack. */
-  tiller: { enabled: boolean | null; namespace: string | null };
-  releases: Record<string, ReleaseSummary>;
-}
+import { DeployerAccess } from "./access/deployerAccess";
+import { Promotion } from "./delivery/promotion";
+import { ScopedNamespace } from "./access/scopedNamespace";
+import { StageSummary } from "./outputs";
+import { StageReleases } from "./delivery/stageReleases";
+import { Tiller } from "./access/tiller";
 
 /** Where a stage's access layer lives, by mode. */
 export type StageAccess =

@@ -11,14 +11,10 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { LocalWorkspace } from "@pulumi/pulumi/automation";
-import type { StageSummary } from "../components/stage";
+import type { StageSummary } from "../components/outputs";
 import { commandFailure } from "./lib/cliErrors";
-import {
-  buildContainmentMatrix,
-  checkContainment,
-  ContainmentRow,
-  renderContainmentTable,
-} from "./lib/containment";
+import { buildContainmentMatrix } from "../policy/containment";
+import { checkContainment, ContainmentRow, renderContainmentTable } from "./lib/containmentCheck";
 
 const REPO = path.resolve(__dirname, "../..");
 const EXIT_SURPRISE = 1;

@@ -7,7 +7,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { promisify } from "node:util";
 import { EngineEvent, OpType } from "@pulumi/pulumi/automation";
-import { deployerRules } from "../../components/deployerProfile";
+import { deployerRules } from "../../policy/deployerProfile";
 import {
   adminClients,
   canI,

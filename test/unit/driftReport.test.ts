@@ -1,8 +1,8 @@
 import * as assert from "node:assert/strict";
 import type { EngineEvent } from "@pulumi/pulumi/automation";
-import { deployerRules } from "../../components/deployerProfile";
-import { ruleCovers } from "../../components/rbac";
-import { buildContainmentMatrix, ContainmentCheck } from "../../scripts/lib/containment";
+import { deployerRules } from "../../policy/deployerProfile";
+import { ruleCovers } from "../../policy/rbac";
+import { buildContainmentMatrix, ContainmentCheck } from "../../policy/containment";
 import {
   analyzeStack,
   driftExitCode,

@@ -96,6 +96,8 @@ async function settle(registrations: Registration[]) {
 }
 
 const INDEX = path.resolve(__dirname, "../../index.js");
+/** An admin kubeconfig for all/access modes (never contacted under mocks). */
+export const ADMIN_KUBECONFIG = path.resolve(__dirname, "../../../test/unit/admin.kubeconfig");
 
 /**
  * Run bin/index.js with the given `scoped-cd:` config (values: objects or strings) under mocks.
@@ -103,7 +105,14 @@ const INDEX = path.resolve(__dirname, "../../index.js");
  */
 export async function runProgram(
   config: Record<string, unknown>,
-  opts: { stack?: string; stacks?: StackOutputs; secretKeys?: string[]; preview?: boolean } = {},
+  opts: {
+    stack?: string;
+    stacks?: StackOutputs;
+    secretKeys?: string[];
+    preview?: boolean;
+    /** The admin kubeconfig file(s) the program finds (KUBECONFIG); default: a fixture. */
+    adminKubeconfig?: string;
+  } = {},
 ): Promise<RunResult> {
   const registrations: Registration[] = [];
   const stacks = opts.stacks ?? {};
@@ -135,10 +144,17 @@ export async function runProgram(
   delete require.cache[INDEX];
   let outputs: RunResult["outputs"] = {};
   let error: unknown;
+  const env = process.env.KUBECONFIG;
+  process.env.KUBECONFIG = opts.adminKubeconfig ?? ADMIN_KUBECONFIG;
   try {
-    outputs = require(INDEX); // eslint-disable-line @typescript-eslint/no-require-imports
+    // The program exports a function, as the engine sees it: call it and await the outputs.
+    const program = require(INDEX) as () => Promise<RunResult["outputs"]>; // eslint-disable-line @typescript-eslint/no-require-imports
+    outputs = await program();
   } catch (err) {
     error = err;
+  } finally {
+    if (env === undefined) delete process.env.KUBECONFIG;
+    else process.env.KUBECONFIG = env;
   }
   await settle(registrations);
   return {

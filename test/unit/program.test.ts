@@ -1,7 +1,7 @@
 import * as assert from "node:assert/strict";
 import * as pulumi from "@pulumi/pulumi";
 import * as yaml from "js-yaml";
-import { deployerRules } from "../../components/deployerProfile";
+import { deployerRules } from "../../policy/deployerProfile";
 import { accessModeConfig, allModeConfig, deliveryModeConfig, SERVER } from "./fixtures";
 import {
   CA_DATA,
@@ -368,5 +368,42 @@ describe("the program in mode delivery", () => {
     assert.equal(outcome.byType(T.stackRef).length, 0);
     const provider = outcome.one(T.provider, "prod-releases-scoped");
     assert.equal(secretInput(provider.inputs.kubeconfig), config.kubeconfig);
+  });
+});
+
+describe("the admin credential (modes all and access)", () => {
+  it("is required before anything is registered, with what to do when it is missing", async () => {
+    const outcome = await runProgram(accessModeConfig(), {
+      adminKubeconfig: "/nonexistent/admin.kubeconfig",
+    });
+    assert.ok(outcome.error instanceof pulumi.RunError, String(outcome.error));
+    assert.equal(
+      (outcome.error as Error).message,
+      "scoped-cd:mode: mode access declares the access layer and needs the cluster's admin kubeconfig, " +
+        "but none was found (looked for /nonexistent/admin.kubeconfig): set KUBECONFIG to the cluster " +
+        "operators' admin kubeconfig (or cluster.context to one of its contexts); CI deploys through a " +
+        "delivery stack, which needs no admin credential",
+    );
+    assert.deepEqual(outcome.registrations, []);
+  });
+
+  it("names the context that the admin kubeconfig lacks", async () => {
+    const config = accessModeConfig();
+    config.cluster.context = "prod-admin";
+    const outcome = await runProgram(config);
+    assert.match(
+      String((outcome.error as Error)?.message),
+      /^scoped-cd:cluster\.context: the admin kubeconfig \(.*admin\.kubeconfig\) has no context prod-admin \(it has unit, other\)$/,
+    );
+    assert.deepEqual(outcome.registrations, []);
+  });
+
+  it("gives scoped kubeconfigs the admin kubeconfig's server when cluster.server is unset", async () => {
+    const config = accessModeConfig();
+    delete config.cluster.server;
+    const outcome = await run(config);
+    const kubeconfigs = await promiseOf(outcome.outputs.kubeconfigs as pulumi.Output<any>);
+    const doc = yaml.load(kubeconfigs.prod) as any;
+    assert.equal(doc.clusters[0].cluster.server, "https://127.0.0.1:6443");
   });
 });

@@ -1,6 +1,6 @@
 import * as assert from "node:assert/strict";
 import * as pulumi from "@pulumi/pulumi";
-import { localChartVersion, promotionGate } from "../../components/promotion";
+import { localChartVersion, promotionGate } from "../../components/delivery/promotion";
 import { deliveryModeConfig } from "./fixtures";
 import { promiseOf, runProgram } from "./harness";
 

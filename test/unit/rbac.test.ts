@@ -4,8 +4,8 @@ import {
   DOCUMENTED_CLASSES,
   deployerRules,
   tillerRules,
-} from "../../components/deployerProfile";
-import { classesOf, escalationClasses, normalizeRules, ruleCovers } from "../../components/rbac";
+} from "../../policy/deployerProfile";
+import { classesOf, escalationClasses, normalizeRules, ruleCovers } from "../../policy/rbac";
 
 describe("RBAC rule analysis", () => {
   it("matches resources as the API server does", () => {

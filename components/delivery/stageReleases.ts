@@ -1,7 +1,8 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { isLocalChart, ReleaseConfig } from "../config";
+import { isLocalChart, ReleaseConfig } from "../../config";
 import { chartPathForProvider } from "./charts";
+import { ReleaseSummary } from "../outputs";
 import { Promotion, resolvePromotion } from "./promotion";
 
 export interface StageReleasesArgs {
@@ -22,15 +23,6 @@ export interface StageReleasesArgs {
   readonly promotion?: Promotion;
   /** Objects that must exist before the first release (RBAC grants, guardrails). */
   readonly dependsOn?: pulumi.Input<pulumi.Resource>[];
-}
-
-/** What the `stages` output says of one release. */
-export interface ReleaseSummary {
-  chart: string;
-  version: string;
-  status: string;
-  revision: number;
-  promotedFrom?: { stack: string; revision: number };
 }
 
 /** The stage's Helm releases, deployed through an explicit provider built from the scoped kubeconfig. */

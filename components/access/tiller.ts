@@ -1,6 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { tillerRules } from "./deployerProfile";
+import { tillerRules } from "../../policy/deployerProfile";
 import { stageLabels } from "./labels";
 import { grantRoleToServiceAccount } from "./roleGrant";
 

@@ -1,8 +1,9 @@
-import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { PROJECT, StackConfig } from "../config";
-import { Promotion } from "./promotion";
-import { Stage, StageAccess, StageSummary } from "./stage";
+import { adminAccess } from "./access/adminProvider";
+import { Promotion } from "./delivery/promotion";
+import { StageSummary } from "./outputs";
+import { Stage, StageAccess } from "./stage";
 
 export interface StackOutputs {
   /** Stage name -> scoped kubeconfig YAML; secret. Absent in delivery mode. */
@@ -11,9 +12,14 @@ export interface StackOutputs {
   readonly stages: pulumi.Output<Record<string, StageSummary>>;
 }
 
-/** Build every stage of the stack as its mode asks. Config must already be validated. */
-export function deployStack(config: StackConfig): StackOutputs {
-  const accessFor = accessResolver(config);
+/**
+ * Build every stage of the stack as its mode asks. Config must already be validated; the admin
+ * kubeconfig (all/access) is resolved before the first registration.
+ */
+export async function deployStack(
+  config: StackConfig<pulumi.Output<string>>,
+): Promise<StackOutputs> {
+  const accessFor = await accessResolver(config);
   const upstream = new Map<string, Promotion>();
   const promotionFrom = (stack: string): Promotion => {
     if (!upstream.has(stack)) {
@@ -45,15 +51,22 @@ export function deployStack(config: StackConfig): StackOutputs {
 }
 
 /** How each stage gets its access layer: declared here (admin provider) or consumed. */
-function accessResolver(config: StackConfig): (stage: string) => StageAccess {
+async function accessResolver(
+  config: StackConfig<pulumi.Output<string>>,
+): Promise<(stage: string) => StageAccess> {
   if (config.mode !== "delivery") {
-    // The only admin credential the program ever touches; created in all/access mode only.
-    const adminProvider = new k8s.Provider("admin", {
+    const admin = await adminAccess({
+      mode: config.mode,
+      clusterName: config.cluster.name,
+      server: config.cluster.server,
       context: config.cluster.context,
-      clusterIdentifier: config.cluster.name,
     });
-    const server = config.cluster.server ?? pulumi.output(adminServer(config.cluster.context));
-    return () => ({ kind: "declare", adminProvider, clusterName: config.cluster.name, server });
+    return () => ({
+      kind: "declare",
+      adminProvider: admin.provider,
+      clusterName: config.cluster.name,
+      server: admin.server,
+    });
   }
   if (config.kubeconfig) {
     const kubeconfig = config.kubeconfig;
@@ -76,21 +89,4 @@ function accessResolver(config: StackConfig): (stage: string) => StageAccess {
     ),
     accessSummary: accessStages.apply((all) => all?.[stage]),
   });
-}
-
-/** The API server of the admin kubeconfig (KUBECONFIG or ~/.kube/config), for scoped kubeconfigs. */
-async function adminServer(context: string | undefined): Promise<string> {
-  // client-node is an ES module; this CommonJS program loads it on demand.
-  const { KubeConfig } = await import("@kubernetes/client-node");
-  const kc = new KubeConfig();
-  kc.loadFromDefault();
-  if (context) kc.setCurrentContext(context);
-  const server = kc.getCurrentCluster()?.server;
-  // loadFromDefault falls back to http://localhost:8080 when it finds no kubeconfig at all.
-  if (!server || server === "http://localhost:8080") {
-    throw new pulumi.RunError(
-      `${PROJECT}:cluster.server: not set, and the admin kubeconfig names no cluster to take it from`,
-    );
-  }
-  return server;
 }

@@ -4,7 +4,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import * as yaml from "js-yaml";
-import { isLocalChart, isRecord, ReleaseConfig } from "../config";
+import { isLocalChart, isRecord, ReleaseConfig } from "../../config";
 import { localChartDir } from "./charts";
 
 export interface Promotion {

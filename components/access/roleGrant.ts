@@ -1,7 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { AUTHORITATIVE } from "./labels";
-import { PolicyRule } from "./rbac";
+import { PolicyRule } from "../../policy/rbac";
 
 export interface RoleGrantArgs {
   /** Name of both the Role and its RoleBinding in the cluster. */

@@ -1,10 +1,10 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { deployerRules } from "./deployerProfile";
+import { deployerRules } from "../../policy/deployerProfile";
 import { renderScopedKubeconfig } from "./kubeconfig";
 import { stageLabels } from "./labels";
-import { PolicyRule } from "./rbac";
+import { PolicyRule } from "../../policy/rbac";
 import { grantRoleToServiceAccount } from "./roleGrant";
 
 export interface DeployerAccessArgs {
