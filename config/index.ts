@@ -2,5 +2,5 @@
 // components/.
 export { ConfigError, keyPath } from "./errors";
 export { loadConfig, readRawConfig } from "./load";
-export { parseConfig } from "./parse";
+export { parseConfig, stageConfig } from "./parse";
 export * from "./schema";

@@ -1,8 +1,8 @@
 // Validate the raw `scoped-cd:` configuration: the schema per key, then the cross-field rules,
 // every problem collected (each stage is parsed on its own so one bad stage hides no other).
-import { formatIssue, formatProblem, Problem } from "./errors";
+import { ConfigError, formatIssue, formatProblem, Problem } from "./errors";
 import { modeChecks, namespaceChecks, stageChecks } from "./rules";
-import { isRecord, StackConfig, StageConfig, stackSchema, stageSchema } from "./schema";
+import { isRecord, Mode, StackConfig, StageConfig, stackSchema, stageSchema } from "./schema";
 
 /**
  * Validate raw configuration (keys without the `scoped-cd:` prefix; objects already parsed).
@@ -46,4 +46,18 @@ export function parseConfig<Secret = unknown>(
       stages,
     },
   };
+}
+
+/**
+ * One stage's configuration for a program that uses the components as a library: the same schema,
+ * defaults and rules as a stack's `scoped-cd:stages.<name>`, or a ConfigError listing every problem.
+ */
+export function stageConfig(name: string, raw: unknown, mode: Mode = "all"): StageConfig {
+  const { config, problems } = parseConfig({
+    mode,
+    cluster: { name: "library" },
+    stages: { [name]: raw },
+  });
+  if (!config) throw new ConfigError(problems);
+  return config.stages[0];
 }

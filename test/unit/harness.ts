@@ -95,6 +95,32 @@ async function settle(registrations: Registration[]) {
   }
 }
 
+/**
+ * Install the mocks (a preview when `preview`) and return the list that every registration the
+ * engine would receive is recorded into, for programs run in-process (the program, a library user).
+ */
+export async function mockRegistrations(
+  stack: string,
+  opts: { stacks?: StackOutputs; preview?: boolean } = {},
+): Promise<Registration[]> {
+  const registrations: Registration[] = [];
+  const stacks = opts.stacks ?? {};
+  await pulumi.runtime.setMocks(
+    {
+      newResource: (args) => ({
+        id: args.custom ? `${args.name}-id` : undefined,
+        state: mockState(args.type, args.name, args.inputs, stacks),
+      }),
+      call: (args) => args.inputs,
+    },
+    PROJECT,
+    stack,
+    opts.preview ?? false,
+  );
+  spyOnRegistrations(registrations);
+  return registrations;
+}
+
 const INDEX = path.resolve(__dirname, "../../index.js");
 /** An admin kubeconfig for all/access modes (never contacted under mocks). */
 export const ADMIN_KUBECONFIG = path.resolve(__dirname, "../../../test/unit/admin.kubeconfig");
@@ -114,21 +140,7 @@ export async function runProgram(
     adminKubeconfig?: string;
   } = {},
 ): Promise<RunResult> {
-  const registrations: Registration[] = [];
-  const stacks = opts.stacks ?? {};
-  await pulumi.runtime.setMocks(
-    {
-      newResource: (args) => ({
-        id: args.custom ? `${args.name}-id` : undefined,
-        state: mockState(args.type, args.name, args.inputs, stacks),
-      }),
-      call: (args) => args.inputs,
-    },
-    PROJECT,
-    opts.stack ?? "unit",
-    opts.preview ?? false,
-  );
-  spyOnRegistrations(registrations);
+  const registrations = await mockRegistrations(opts.stack ?? "unit", opts);
 
   const all: Record<string, string> = {
     "pulumi:disable-default-providers": JSON.stringify(["kubernetes"]),

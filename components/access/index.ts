@@ -1,0 +1,5 @@
+// The access layer: everything declared with the admin provider.
+export { adminAccess, AdminAccess, AdminAccessArgs } from "./adminProvider";
+export { DeployerAccess, DeployerAccessArgs } from "./deployerAccess";
+export { ScopedNamespace, ScopedNamespaceArgs } from "./scopedNamespace";
+export { HELM_V2_WARNING, Tiller, TillerArgs } from "./tiller";
