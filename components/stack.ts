@@ -73,20 +73,23 @@ async function accessResolver(
     return () => ({ kind: "consume", kubeconfig });
   }
   const ref = new pulumi.StackReference("access", { name: config.accessStack! });
-  const kubeconfigs = ref.requireOutput("kubeconfigs") as pulumi.Output<Record<string, string>>;
+  // Read before any release is registered, so that a stage the access stack lacks fails the
+  // preview with its name instead of an error deep inside the scoped provider's inputs.
+  const details = await ref.getOutputDetails("kubeconfigs");
+  const kubeconfigs = (details.secretValue ?? details.value ?? {}) as Record<string, string>;
+  const missing = config.stages.map((s) => s.name).filter((stage) => !kubeconfigs[stage]);
+  if (missing.length > 0) {
+    const has = Object.keys(kubeconfigs);
+    throw new pulumi.RunError(
+      `${PROJECT}:accessStack: stack ${config.accessStack} exports no kubeconfig for stage ${missing.join(", ")} ` +
+        `(it has ${has.length > 0 ? has.join(", ") : "none: has it been deployed?"}); ` +
+        "declare the stage in the access stack and run its `up`, or fix the stage name",
+    );
+  }
   const accessStages = ref.requireOutput("stages") as pulumi.Output<Record<string, StageSummary>>;
   return (stage) => ({
     kind: "consume",
-    kubeconfig: pulumi.secret(
-      kubeconfigs.apply((all) => {
-        if (!all?.[stage]) {
-          throw new Error(
-            `${PROJECT}:accessStack: stack ${config.accessStack} has no kubeconfig for stage ${stage}`,
-          );
-        }
-        return all[stage];
-      }),
-    ),
+    kubeconfig: pulumi.secret(kubeconfigs[stage]),
     accessSummary: accessStages.apply((all) => all?.[stage]),
   });
 }

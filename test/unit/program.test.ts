@@ -358,6 +358,12 @@ describe("the program in mode delivery", () => {
     const outcome = await runProgram(config, { stacks: ACCESS_STACK });
     const provider = outcome.registrations.find((r) => r.type === T.provider);
     assert.equal(provider, undefined, "no provider may be built without a kubeconfig");
+    assert.ok(outcome.error instanceof pulumi.RunError, String(outcome.error));
+    assert.equal(
+      (outcome.error as Error).message,
+      "scoped-cd:accessStack: stack prod-access exports no kubeconfig for stage qa (it has prod); " +
+        "declare the stage in the access stack and run its `up`, or fix the stage name",
+    );
   });
 
   it("takes the kubeconfig from secret config when no access stack is named", async () => {
