@@ -59,6 +59,15 @@ function mockState(type: string, name: string, inputs: any, stacks: StackOutputs
         };
       }
       return inputs;
+    case "pulumi-nodejs:dynamic/scoped-cd:TokenRequest":
+      return {
+        ...inputs,
+        token: TOKEN,
+        caData: CA_DATA,
+        expiresAt: "2026-11-26T00:00:00.000Z",
+        credentialId: "JTI=00000000-0000-4000-8000-000000000000",
+        bindingName: `${inputs.serviceAccountName}-cred-test`,
+      };
     case "kubernetes:helm.sh/v3:Release":
       return {
         ...inputs,
@@ -227,12 +236,10 @@ function spyOnRegistrations(registrations: Registration[]) {
     });
 }
 
-const SECRET_SIG = "4dabf18193072939515e22adb298388d"; // Pulumi's wire signature of a secret
-const SECRET_VALUE = "1b47061264138c4ac30d75fd1eb44270";
 
 /** The plain value of an input the program sent as a secret; throws when it was not secret. */
 export function secretInput(value: any): unknown {
-  if (value?.[SECRET_SIG] !== SECRET_VALUE) {
+  if (value?.[pulumi.runtime.specialSigKey] !== pulumi.runtime.specialSecretSig) {
     throw new Error(`expected a secret input, got ${JSON.stringify(value)}`);
   }
   return value.value;
