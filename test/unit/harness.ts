@@ -236,7 +236,6 @@ function spyOnRegistrations(registrations: Registration[]) {
     });
 }
 
-
 /** The plain value of an input the program sent as a secret; throws when it was not secret. */
 export function secretInput(value: any): unknown {
   if (value?.[pulumi.runtime.specialSigKey] !== pulumi.runtime.specialSecretSig) {
