@@ -10,11 +10,22 @@ export interface ReleaseSummary {
   promotedFrom?: { stack: string; revision: number };
 }
 
+/** What the `stages` output says of a stage's deployer credential (plain: no secret in it). */
+export interface CredentialSummary {
+  kind: "token" | "oidc" | "legacy";
+  /** RFC 3339 expiry of the current expiring token; null for oidc (per build) and legacy. */
+  expiresAt: string | null;
+  /** `JTI=<jti>` of the current token (audit's authentication.kubernetes.io/credential-id). */
+  credentialId: string | null;
+}
+
 /** The `stages` output entry of one stage (plain, never secret). */
 export interface StageSummary {
   namespace: string;
   serviceAccount: string | null;
   rotation: string | null;
+  /** Null in a delivery stack that does not know its access stack. */
+  credential?: CredentialSummary | null;
   /** `enabled` is null in a delivery stack that does not know its access stack. */
   tiller: { enabled: boolean | null; namespace: string | null };
   releases: Record<string, ReleaseSummary>;

@@ -66,6 +66,7 @@ async function accessResolver(
       adminProvider: admin.provider,
       clusterName: config.cluster.name,
       server: admin.server,
+      adminContext: config.cluster.context,
     });
   }
   if (config.kubeconfig) {

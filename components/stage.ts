@@ -16,6 +16,8 @@ export type StageAccess =
       readonly adminProvider: k8s.Provider;
       readonly clusterName: string;
       readonly server: pulumi.Input<string>;
+      /** The admin kubeconfig context (`cluster.context`); default: the current one. */
+      readonly adminContext?: string;
     }
   | {
       /** `delivery`: the scoped kubeconfig comes from elsewhere; no admin provider exists. */
@@ -77,6 +79,8 @@ export class Stage extends pulumi.ComponentResource {
           allowRbac: cfg.deployer.allowRbac,
           tiller: cfg.tiller.enabled,
           extraRules: cfg.deployer.extraRules,
+          credential: cfg.deployer.credential,
+          adminContext: access.adminContext,
           provider,
         },
         { parent: this, dependsOn: this.namespace.guardrails },
@@ -89,6 +93,7 @@ export class Stage extends pulumi.ComponentResource {
             namespace,
             image: cfg.tiller.image,
             historyMax: cfg.tiller.historyMax,
+            suffix: this.deployer.suffix,
             allowRbac: cfg.deployer.allowRbac,
             provider,
           },
@@ -129,11 +134,13 @@ export class Stage extends pulumi.ComponentResource {
         this.deployer?.serviceAccountName ?? null,
         this.releases?.summary ?? {},
         accessSummary,
+        this.deployer?.credential ?? null,
       ])
-      .apply(([ns, serviceAccount, releases, upstream]) => ({
+      .apply(([ns, serviceAccount, releases, upstream, credential]) => ({
         namespace: ns,
         serviceAccount: own ? serviceAccount : (upstream?.serviceAccount ?? null),
         rotation: own ? cfg.deployer.rotation : (upstream?.rotation ?? null),
+        credential: own ? credential : (upstream?.credential ?? null),
         tiller: own
           ? { enabled: cfg.tiller.enabled, namespace: cfg.tiller.enabled ? ns : null }
           : (upstream?.tiller ?? { enabled: null, namespace: null }),

@@ -7,6 +7,7 @@ import {
   escalationClasses,
   UNACKNOWLEDGEABLE,
 } from "../policy/rbac";
+import { CREDENTIAL_KINDS, MIN_TOKEN_LIFETIME_SECONDS } from "../policy/credentials";
 
 export const extraRuleSchema = z
   .strictObject({
@@ -55,6 +56,99 @@ export const extraRuleSchema = z
     }
   });
 
+/** Defaults of the expiring token, written once (applied only when the kind is `token`). */
+export const TOKEN_DEFAULTS = {
+  lifetimeSeconds: 86400,
+  renewAfter: 0.5,
+  expiryWarningSeconds: 3600,
+} as const;
+
+const TOKEN_KEYS = Object.keys(TOKEN_DEFAULTS) as (keyof typeof TOKEN_DEFAULTS)[];
+
+const oidcSchema = z.strictObject({
+  /** The CI's issuer (`iss`), as the API server fetches its discovery document. */
+  issuer: z.url({ protocol: /^https$/, error: "must be an https:// URL" }),
+  /** The audience the CI requests for the ID token (`aud`). */
+  audience: z.string().min(1, "must not be empty"),
+  /** Accepted `sub` claims: for Jenkins' OpenID Connect Provider plugin, the job URLs. */
+  jobs: z.array(z.string().min(1, "must not be empty")).min(1, "must list at least one job"),
+  /** When set, the ID token's `branch` claim must be one of these. */
+  branches: z
+    .array(z.string().min(1, "must not be empty"))
+    .min(1, "must list at least one branch")
+    .optional(),
+  /** PEM of the CA that signs the issuer's serving certificate (when not publicly trusted). */
+  certificateAuthority: z
+    .string()
+    .refine((s) => s.includes("-----BEGIN CERTIFICATE-----"), "must be a PEM certificate")
+    .optional(),
+});
+
+export const credentialSchema = z
+  .strictObject({
+    kind: z.enum(CREDENTIAL_KINDS).default("token"),
+    lifetimeSeconds: z
+      .number()
+      .int("must be a whole number of seconds")
+      .min(
+        MIN_TOKEN_LIFETIME_SECONDS,
+        `must be at least ${MIN_TOKEN_LIFETIME_SECONDS} (the TokenRequest API's minimum)`,
+      )
+      .max(31536000, "must be at most 31536000 (one year)")
+      .optional(),
+    renewAfter: z
+      .number()
+      .gt(0, "must be a share of the lifetime, greater than 0")
+      .lt(1, "must be a share of the lifetime, less than 1 (renew before it expires)")
+      .optional(),
+    expiryWarningSeconds: z.number().int("must be a whole number of seconds").min(0).optional(),
+    oidc: oidcSchema.optional(),
+  })
+  .superRefine((c, ctx) => {
+    if (c.kind !== "token") {
+      for (const key of TOKEN_KEYS) {
+        if (c[key] !== undefined) {
+          ctx.addIssue({
+            code: "custom",
+            path: [key],
+            message: `is read only when kind is token (kind is ${c.kind})`,
+          });
+        }
+      }
+    }
+    if (c.kind === "oidc" && c.oidc === undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["oidc"],
+        message: "is required when kind is oidc (issuer, audience, jobs)",
+      });
+    }
+    if (c.kind !== "oidc" && c.oidc !== undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["oidc"],
+        message: `is read only when kind is oidc (kind is ${c.kind})`,
+      });
+    }
+    if (
+      c.kind === "token" &&
+      c.expiryWarningSeconds !== undefined &&
+      c.expiryWarningSeconds >= (c.lifetimeSeconds ?? TOKEN_DEFAULTS.lifetimeSeconds)
+    ) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["expiryWarningSeconds"],
+        message: "must be shorter than lifetimeSeconds (verify would always warn)",
+      });
+    }
+  })
+  .transform((c) => (c.kind === "token" ? { ...TOKEN_DEFAULTS, ...stripUndefined(c) } : c))
+  .prefault({});
+
+function stripUndefined<T extends object>(o: T): T {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+}
+
 export const deployerSchema = z
   .strictObject({
     rotation: z
@@ -63,8 +157,12 @@ export const deployerSchema = z
       .default("initial"),
     allowRbac: z.boolean().default(false),
     extraRules: z.array(extraRuleSchema).default([]),
+    /** The deployer's credential: an expiring token (default), keyless OIDC, or a legacy token. */
+    credential: credentialSchema,
   })
   .prefault({});
 
 export type ExtraRule = z.infer<typeof extraRuleSchema>;
+export type CredentialConfig = z.infer<typeof credentialSchema>;
+export type OidcConfig = z.infer<typeof oidcSchema>;
 export type DeployerConfig = z.infer<typeof deployerSchema>;

@@ -6,7 +6,7 @@ import { guardrailsSchema } from "./guardrails";
 import { DNS1123_LABEL, DNS1123_MESSAGE, dnsLabel, QUOTA_KEY, stackName } from "./primitives";
 
 export { DNS1123_LABEL, DNS1123_MESSAGE, QUOTA_KEY };
-export type { DeployerConfig, ExtraRule } from "./deployer";
+export type { CredentialConfig, DeployerConfig, ExtraRule, OidcConfig } from "./deployer";
 export type { GuardrailsConfig } from "./guardrails";
 
 export const PROJECT = "scoped-cd";

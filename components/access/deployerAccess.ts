@@ -6,6 +6,15 @@ import { renderScopedKubeconfig } from "./kubeconfig";
 import { stageLabels } from "./labels";
 import { PolicyRule } from "../../policy/rbac";
 import { grantRoleToServiceAccount } from "./roleGrant";
+import { AUTHORITATIVE } from "./labels";
+import { TokenRequest } from "./tokenRequest";
+import { CredentialConfig } from "../../config";
+import { jwtAuthenticator, oidcJobGroup } from "../../policy/credentials";
+import { CredentialSummary } from "../outputs";
+
+export const LEGACY_TOKEN_WARNING =
+  "deployer.credential.kind is legacy: the deployer's token is a long-lived ServiceAccount token " +
+  "Secret that works until deployer.rotation changes; prefer the expiring token (kind: token) or keyless OIDC";
 
 export interface DeployerAccessArgs {
   /** The stage this identity deploys to. */
@@ -22,6 +31,10 @@ export interface DeployerAccessArgs {
   readonly allowRbac: boolean;
   /** The stage runs Tiller (adds port-forward to reach it). */
   readonly tiller: boolean;
+  /** The deployer's credential: kind and its settings (defaults applied). */
+  readonly credential: CredentialConfig;
+  /** The admin kubeconfig context (`cluster.context`), for the TokenRequest provider. */
+  readonly adminContext?: string;
   /** Vetted extra namespaced rules. */
   readonly extraRules: readonly PolicyRule[];
   /** The admin provider; access-layer resources only. */
@@ -33,8 +46,14 @@ export interface DeployerAccessArgs {
  * profile, its RoleBinding, a token bound to the ServiceAccount, and the scoped kubeconfig.
  */
 export class DeployerAccess extends pulumi.ComponentResource {
-  /** The ServiceAccount's name; it carries the rotation suffix. */
-  public readonly serviceAccountName: pulumi.Output<string>;
+  /** The ServiceAccount's name; it carries the rotation suffix. Null with OIDC (no ServiceAccount). */
+  public readonly serviceAccountName: pulumi.Output<string | null>;
+  /** The rotation suffix: Tiller's identity carries it too, so a rotation replaces both. */
+  public readonly suffix: pulumi.Output<string>;
+  /** What the `stages` output says of the credential (plain). */
+  public readonly credential: pulumi.Output<CredentialSummary>;
+  /** OIDC only: the AuthenticationConfiguration `jwt` entry operators add to the API server. */
+  public readonly authenticator?: ReturnType<typeof jwtAuthenticator>;
   /** The scoped kubeconfig YAML (secret). */
   public readonly kubeconfig: pulumi.Output<string>;
   /** The Role's rules as declared. */
@@ -56,6 +75,72 @@ export class DeployerAccess extends pulumi.ComponentResource {
       { parent: this },
     );
 
+    this.suffix = suffix.result;
+    this.rules = deployerRules({
+      allowRbac: args.allowRbac,
+      tiller: args.tiller,
+      extraRules: args.extraRules,
+    });
+    const cred = args.credential;
+
+    if (cred.kind === "oidc") {
+      // Keyless: no ServiceAccount and no token. The RoleBinding binds the groups the API
+      // server's JWT authenticator maps from the CI's ID token (one per trusted job); the
+      // kubeconfig reads the build's own ID token and holds no secret.
+      const trust = cred.oidc!;
+      this.authenticator = jwtAuthenticator(trust);
+      const metadata = {
+        name: "scoped-deployer",
+        namespace: args.namespace,
+        labels,
+        annotations: AUTHORITATIVE,
+      };
+      const role = new k8s.rbac.v1.Role(
+        `${name}-role`,
+        { metadata, rules: this.rules },
+        { parent: this, provider },
+      );
+      const binding = new k8s.rbac.v1.RoleBinding(
+        `${name}-binding`,
+        {
+          metadata,
+          roleRef: {
+            apiGroup: "rbac.authorization.k8s.io",
+            kind: "Role",
+            name: role.metadata.name,
+          },
+          subjects: [...trust.jobs].sort().map((job) => ({
+            apiGroup: "rbac.authorization.k8s.io",
+            kind: "Group",
+            name: oidcJobGroup(job),
+          })),
+        },
+        { parent: this, provider },
+      );
+      this.grants = [role, binding];
+      this.serviceAccountName = pulumi.output(null);
+      const rootCa = k8s.core.v1.ConfigMap.get(
+        `${name}-root-ca`,
+        pulumi.interpolate`${args.namespace}/kube-root-ca.crt`,
+        { parent: this, provider, dependsOn: [binding] },
+      );
+      this.kubeconfig = pulumi
+        .all([rootCa.data, args.server, args.namespace])
+        .apply(([data, server, namespace]) =>
+          renderScopedKubeconfig({
+            clusterName: args.clusterName,
+            stage: args.stage,
+            server,
+            caData: Buffer.from(data["ca.crt"], "utf8").toString("base64"),
+            credential: { oidc: true },
+            namespace,
+          }),
+        );
+      this.credential = pulumi.output({ kind: "oidc", expiresAt: null, credentialId: null });
+      this.registerOutputs({ kubeconfig: this.kubeconfig, credential: this.credential });
+      return;
+    }
+
     const serviceAccount = new k8s.core.v1.ServiceAccount(
       `${name}-sa`,
       {
@@ -70,54 +155,93 @@ export class DeployerAccess extends pulumi.ComponentResource {
       { parent: this, provider },
     );
     this.serviceAccountName = serviceAccount.metadata.name;
-
-    this.rules = deployerRules({
-      allowRbac: args.allowRbac,
-      tiller: args.tiller,
-      extraRules: args.extraRules,
-    });
     this.grants = grantRoleToServiceAccount(name, {
       objectName: "scoped-deployer",
       namespace: args.namespace,
-      serviceAccountName: this.serviceAccountName,
+      serviceAccountName: serviceAccount.metadata.name,
       rules: this.rules,
       labels,
       provider,
       parent: this,
     });
 
-    // A long-lived token bound to the ServiceAccount: the token controller fills it in, and it
-    // stops working when this Secret or the ServiceAccount is deleted.
-    const token = new k8s.core.v1.Secret(
-      `${name}-token`,
-      {
-        metadata: {
-          name: pulumi.interpolate`${this.serviceAccountName}-token`,
+    if (cred.kind === "token") {
+      // An expiring token from the TokenRequest API, bound to a Secret the provider owns.
+      const token = new TokenRequest(
+        `${name}-token`,
+        {
           namespace: args.namespace,
+          serviceAccountName: serviceAccount.metadata.name,
+          lifetimeSeconds: cred.lifetimeSeconds!,
+          renewAfter: cred.renewAfter!,
+          context: args.adminContext,
           labels,
-          annotations: { "kubernetes.io/service-account.name": this.serviceAccountName },
         },
-        type: "kubernetes.io/service-account-token",
-      },
-      { parent: this, provider, dependsOn: [serviceAccount] },
-    );
-
-    this.kubeconfig = pulumi.secret(
-      pulumi.all([token.data, args.server, args.namespace]).apply(([data, server, namespace]) =>
-        renderScopedKubeconfig({
-          clusterName: args.clusterName,
-          stage: args.stage,
-          server,
-          caData: requireKey(data, "ca.crt", name),
-          token: Buffer.from(requireKey(data, "token", name), "base64").toString("utf8"),
-          namespace,
-        }),
-      ),
-    );
+        { parent: this, dependsOn: [serviceAccount] },
+      );
+      this.kubeconfig = pulumi.secret(
+        pulumi
+          .all([token.token, token.caData, args.server, args.namespace])
+          .apply(([bearer, caData, server, namespace]) =>
+            renderScopedKubeconfig({
+              clusterName: args.clusterName,
+              stage: args.stage,
+              server,
+              caData,
+              credential: { token: bearer },
+              namespace,
+            }),
+          ),
+      );
+      this.credential = pulumi
+        .all([token.expiresAt, token.credentialId])
+        .apply(([expiresAt, credentialId]) => ({
+          kind: "token" as const,
+          expiresAt,
+          credentialId,
+        }));
+    } else {
+      pulumi.log.warn(`stage ${args.stage}: ${LEGACY_TOKEN_WARNING}`, this);
+      // A long-lived token bound to the ServiceAccount: the token controller fills it in, and it
+      // stops working when this Secret or the ServiceAccount is deleted.
+      const token = new k8s.core.v1.Secret(
+        `${name}-token`,
+        {
+          metadata: {
+            name: pulumi.interpolate`${serviceAccount.metadata.name}-token`,
+            namespace: args.namespace,
+            labels,
+            annotations: { "kubernetes.io/service-account.name": serviceAccount.metadata.name },
+          },
+          type: "kubernetes.io/service-account-token",
+        },
+        { parent: this, provider, dependsOn: [serviceAccount] },
+      );
+      this.kubeconfig = pulumi.secret(
+        pulumi.all([token.data, args.server, args.namespace]).apply(([data, server, namespace]) =>
+          renderScopedKubeconfig({
+            clusterName: args.clusterName,
+            stage: args.stage,
+            server,
+            caData: requireKey(data, "ca.crt", name),
+            credential: {
+              token: Buffer.from(requireKey(data, "token", name), "base64").toString("utf8"),
+            },
+            namespace,
+          }),
+        ),
+      );
+      this.credential = pulumi.output({
+        kind: "legacy" as const,
+        expiresAt: null,
+        credentialId: null,
+      });
+    }
 
     this.registerOutputs({
       serviceAccountName: this.serviceAccountName,
       kubeconfig: this.kubeconfig,
+      credential: this.credential,
     });
   }
 }

@@ -8,12 +8,38 @@ export interface ScopedKubeconfigParts {
   readonly stage: string;
   /** API server URL. */
   readonly server: string;
-  /** Base64 PEM of the cluster CA, as found in the token Secret's `ca.crt`. */
+  /** Base64 PEM of the cluster CA (the namespace's kube-root-ca.crt or a token Secret's ca.crt). */
   readonly caData: string;
-  /** The ServiceAccount's bearer token (plain text). */
-  readonly token: string;
+  /**
+   * The credential: a bearer token (plain text; the caller wraps the result in `pulumi.secret`),
+   * or `oidc`, where the kubeconfig holds no secret and reads the build's OIDC ID token from the
+   * environment variable SCOPED_CD_ID_TOKEN through an exec credential plugin.
+   */
+  readonly credential: { readonly token: string } | { readonly oidc: true };
   /** The context's default namespace: the stage's. */
   readonly namespace: string;
+}
+
+/** Where the OIDC kubeconfig finds the build's ID token (Jenkins binds the credential to it). */
+export const ID_TOKEN_ENV = "SCOPED_CD_ID_TOKEN";
+
+/**
+ * An exec credential plugin that hands the API server the build's own ID token from the
+ * environment: the kubeconfig holds no secret, and the token never appears in an argv.
+ */
+export function oidcExecUser() {
+  const script =
+    `[ -n "$${ID_TOKEN_ENV}" ] || { echo "${ID_TOKEN_ENV} is not set: bind the Jenkins OpenID Connect id token credential to it" >&2; exit 1; }; ` +
+    `printf '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"%s"}}' "$${ID_TOKEN_ENV}"`;
+  return {
+    exec: {
+      apiVersion: "client.authentication.k8s.io/v1",
+      command: "sh",
+      args: ["-c", script],
+      interactiveMode: "Never",
+      provideClusterInfo: false,
+    },
+  };
 }
 
 /** A kubeconfig object with one cluster, one token user and one current context. */
@@ -29,7 +55,12 @@ export function scopedKubeconfigObject(parts: ScopedKubeconfigParts) {
         cluster: { server: parts.server, "certificate-authority-data": parts.caData },
       },
     ],
-    users: [{ name: user, user: { token: parts.token } }],
+    users: [
+      {
+        name: user,
+        user: "token" in parts.credential ? { token: parts.credential.token } : oidcExecUser(),
+      },
+    ],
     contexts: [
       {
         name: context,

@@ -20,6 +20,11 @@ export interface TillerArgs {
   readonly image: string;
   /** Release revisions kept per release. */
   readonly historyMax: number;
+  /**
+   * The deployer's rotation suffix: Tiller's ServiceAccount is `tiller-<suffix>`, so a rotation
+   * replaces it and every token ever minted for the old one (a leaked Tiller token) dies with it.
+   */
+  readonly suffix: pulumi.Input<string>;
   /** Same as the deployer's, so Tiller is never wider. */
   readonly allowRbac: boolean;
   /** The admin provider; access-layer resources only. */
@@ -45,7 +50,13 @@ export class Tiller extends pulumi.ComponentResource {
 
     const serviceAccount = new k8s.core.v1.ServiceAccount(
       `${name}-sa`,
-      { metadata: { name: "tiller", namespace: args.namespace, labels } },
+      {
+        metadata: {
+          name: pulumi.interpolate`tiller-${args.suffix}`,
+          namespace: args.namespace,
+          labels,
+        },
+      },
       { parent: this, provider },
     );
     this.serviceAccountName = serviceAccount.metadata.name;

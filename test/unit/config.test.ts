@@ -320,7 +320,17 @@ describe("config validation", () => {
     const [web] = config.stages;
     assert.equal(web.namespace, "web");
     assert.equal(web.deletable, false);
-    assert.deepEqual(web.deployer, { rotation: "initial", allowRbac: false, extraRules: [] });
+    assert.deepEqual(web.deployer, {
+      rotation: "initial",
+      allowRbac: false,
+      extraRules: [],
+      credential: {
+        kind: "token",
+        lifetimeSeconds: 86400,
+        renewAfter: 0.5,
+        expiryWarningSeconds: 3600,
+      },
+    });
     assert.equal(web.guardrails.podSecurity, "restricted");
     assert.equal(web.guardrails.isolateNetwork, true);
     assert.equal(web.guardrails.quota.pods, "20");

@@ -3,15 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as yaml from "js-yaml";
 import { deployerRules } from "../../policy/deployerProfile";
 import { accessModeConfig, allModeConfig, deliveryModeConfig, SERVER } from "./fixtures";
-import {
-  CA_DATA,
-  promiseOf,
-  Registration,
-  runProgram,
-  RunResult,
-  secretInput,
-  TOKEN,
-} from "./harness";
+import { CA_DATA, promiseOf, runProgram, RunResult, secretInput, TOKEN } from "./harness";
 
 const T = {
   provider: "pulumi:providers:kubernetes",
@@ -28,6 +20,7 @@ const T = {
   release: "kubernetes:helm.sh/v3:Release",
   random: "random:index/randomString:RandomString",
   stackRef: "pulumi:pulumi:StackReference",
+  tokenRequest: "pulumi-nodejs:dynamic/scoped-cd:TokenRequest",
 };
 
 /** Custom resource types and how many of each were registered. */
@@ -78,7 +71,7 @@ describe("the program in mode all", () => {
       [T.sa]: 2, // deployer + tiller
       [T.role]: 2,
       [T.binding]: 2,
-      [T.secret]: 1, // the deployer token
+      [T.tokenRequest]: 1, // the deployer's expiring token (default credential kind)
       [T.deployment]: 1, // tiller
       [T.release]: 1,
     });
@@ -216,7 +209,11 @@ describe("the program in mode all", () => {
     });
     assert.equal(pod.securityContext.runAsNonRoot, true);
     assert.ok(container.resources.limits.cpu && container.resources.limits.memory);
-    assert.equal(pod.serviceAccountName, "tiller");
+    // Tiller's identity carries the deployer's rotation suffix: a rotation replaces it too.
+    const suffix = result
+      .one(T.sa, "dev-deployer-sa")
+      .inputs.metadata.name.replace("deployer-", "");
+    assert.equal(pod.serviceAccountName, `tiller-${suffix}`);
     assert.equal(result.byType(T.service).length, 0, "no Service may expose Tiller");
   });
 
@@ -279,11 +276,10 @@ describe("token rotation", () => {
     const config = allModeConfig();
     config.stages.dev.deployer.rotation = rotation;
     const result = await run(config);
-    const token = result
-      .byType(T.secret)
-      .find((s: Registration) => s.inputs.type === "kubernetes.io/service-account-token")!;
+    const token = result.one(T.tokenRequest, "dev-deployer-token");
     return {
-      tokenSecret: token.inputs.metadata.name as string,
+      tokenSecret: token.inputs.serviceAccountName as string,
+      tiller: result.one(T.sa, "dev-tiller-sa").inputs.metadata.name as string,
       serviceAccount: result.one(T.sa, "dev-deployer-sa").inputs.metadata.name as string,
       clusterIdentifier: result.one(T.provider, "dev-releases-scoped").inputs
         .clusterIdentifier as string,
@@ -291,10 +287,11 @@ describe("token rotation", () => {
     };
   }
 
-  it("renames the token Secret and the identity but keeps the provider's cluster identity", async () => {
+  it("replaces the token's identity and Tiller's but keeps the provider's cluster identity", async () => {
     const before = await identity("2026-11");
     const after = await identity("2026-12");
     assert.notEqual(after.tokenSecret, before.tokenSecret);
+    assert.notEqual(after.tiller, before.tiller);
     assert.notEqual(after.serviceAccount, before.serviceAccount);
     assert.equal(after.clusterIdentifier, before.clusterIdentifier);
     assert.equal(after.release.name, before.release.name);

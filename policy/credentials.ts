@@ -1,0 +1,174 @@
+// The deployer's temporary credentials as pure data and decisions (no Pulumi, no I/O): when an
+// expiring token is renewed, what a JWT says about itself, and the structured-authentication
+// (AuthenticationConfiguration, apiserver.config.k8s.io/v1) JWT authenticator that maps a CI's
+// OIDC ID token to a scoped identity.
+
+/** The credential kinds a stage's deployer can hold. */
+export const CREDENTIAL_KINDS = ["token", "oidc", "legacy"] as const;
+export type CredentialKind = (typeof CREDENTIAL_KINDS)[number];
+
+/** The shortest lifetime the TokenRequest API accepts. */
+export const MIN_TOKEN_LIFETIME_SECONDS = 600;
+
+/** What the renewal decision needs to know of the current token (times in epoch seconds). */
+export interface IssuedToken {
+  readonly issuedAt: number;
+  readonly expiresAt: number;
+}
+
+export type RenewalDecision =
+  | { readonly renew: false; readonly renewAt: number }
+  | { readonly renew: true; readonly reason: string };
+
+/**
+ * Whether an `up` at `now` must mint a new token: once `renewAfter` (a share in (0, 1)) of the
+ * current token's lifetime has passed, when it has expired, or when the configured lifetime changed.
+ */
+export function renewalDecision(
+  current: IssuedToken,
+  wanted: { readonly lifetimeSeconds: number; readonly renewAfter: number },
+  now: number,
+): RenewalDecision {
+  const lifetime = current.expiresAt - current.issuedAt;
+  if (now >= current.expiresAt) return { renew: true, reason: "the token has expired" };
+  if (lifetime !== wanted.lifetimeSeconds) {
+    return {
+      renew: true,
+      reason: `the configured lifetime changed (${lifetime}s -> ${wanted.lifetimeSeconds}s)`,
+    };
+  }
+  const renewAt = current.issuedAt + Math.floor(lifetime * wanted.renewAfter);
+  if (now >= renewAt) {
+    return {
+      renew: true,
+      reason: `${Math.round(wanted.renewAfter * 100)}% of the token's lifetime has passed`,
+    };
+  }
+  return { renew: false, renewAt };
+}
+
+/** Seconds until expiry when that is within `marginSeconds`, else undefined (for `verify`). */
+export function expiresWithin(
+  expiresAt: string,
+  marginSeconds: number,
+  now: number,
+): number | undefined {
+  const left = Math.floor(Date.parse(expiresAt) / 1000) - now;
+  return left <= marginSeconds ? left : undefined;
+}
+
+/** The claims of a JWT (the payload only; the signature is not checked). */
+export function jwtClaims(jwt: string): Record<string, unknown> {
+  const parts = jwt.split(".");
+  if (parts.length !== 3) throw new Error("not a JWT (expected three dot-separated parts)");
+  return JSON.parse(Buffer.from(parts[1], "base64url").toString("utf8")) as Record<string, unknown>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Keyless OIDC
+
+/** The configured trust in a CI's OIDC issuer for one stage. */
+export interface OidcTrust {
+  /** The issuer URL (`iss`), https. */
+  readonly issuer: string;
+  /** The audience the CI requests for its ID token (`aud`). */
+  readonly audience: string;
+  /** The `sub` claims accepted: for Jenkins, the job URLs. */
+  readonly jobs: readonly string[];
+  /** When set, the `branch` claim must be one of these. */
+  readonly branches?: readonly string[];
+  /** PEM of the CA that signs the issuer's serving certificate, when not a public one. */
+  readonly certificateAuthority?: string;
+}
+
+/** Usernames of OIDC identities start with this; the guardrails' admission policy keys on it. */
+export const OIDC_USERNAME_PREFIX = "oidc:";
+/** Groups derived from the job, bound by the stage's RoleBinding. */
+export const OIDC_JOB_GROUP_PREFIX = "oidc:job:";
+
+/** The group an ID token for `job` is mapped to (what the stage's RoleBinding binds). */
+export const oidcJobGroup = (job: string) => `${OIDC_JOB_GROUP_PREFIX}${job}`;
+
+/** A CEL string literal (double-quoted, escaped). */
+export const celString = (s: string) => JSON.stringify(s);
+const celList = (items: readonly string[]) => `[${items.map(celString).join(", ")}]`;
+
+/**
+ * One `jwt` entry of an AuthenticationConfiguration (apiserver.config.k8s.io/v1). The username
+ * names the job and the build (`oidc:<job URL>#<build_number>`), the only group is the job's, and
+ * the claim validation rules accept only the configured jobs (and branches).
+ */
+export function jwtAuthenticator(trust: OidcTrust) {
+  const claimValidationRules = [
+    {
+      expression: `claims.sub in ${celList(trust.jobs)}`,
+      message: "the ID token's job (sub) is not one scoped-cd trusts for this issuer",
+    },
+    {
+      expression: "has(claims.build_number)",
+      message: "the ID token carries no build_number (attribution needs it)",
+    },
+  ];
+  if (trust.branches && trust.branches.length > 0) {
+    claimValidationRules.push({
+      expression: `has(claims.branch) && claims.branch in ${celList(trust.branches)}`,
+      message: "the ID token's branch is not one scoped-cd trusts for this issuer",
+    });
+  }
+  return {
+    issuer: {
+      url: trust.issuer,
+      audiences: [trust.audience],
+      ...(trust.certificateAuthority ? { certificateAuthority: trust.certificateAuthority } : {}),
+    },
+    claimValidationRules,
+    claimMappings: {
+      username: {
+        expression: `${celString(OIDC_USERNAME_PREFIX)} + claims.sub + "#" + string(claims.build_number)`,
+      },
+      groups: { expression: `[${celString(OIDC_JOB_GROUP_PREFIX)} + claims.sub]` },
+      uid: { expression: "claims.sub" },
+    },
+    userValidationRules: [
+      {
+        expression: `!user.username.startsWith("system:")`,
+        message: "username must not use the system: prefix",
+      },
+    ],
+  };
+}
+
+/**
+ * The AuthenticationConfiguration operators give the API server (`--authentication-config`): one
+ * authenticator per issuer and audience, merging the jobs and branches of every stage that trusts
+ * it (the API server allows one entry per issuer URL).
+ */
+export function authenticationConfiguration(trusts: readonly OidcTrust[]) {
+  const byIssuer = new Map<string, OidcTrust>();
+  for (const t of trusts) {
+    const key = t.issuer;
+    const seen = byIssuer.get(key);
+    if (!seen) {
+      byIssuer.set(key, { ...t, jobs: [...t.jobs], branches: t.branches && [...t.branches] });
+      continue;
+    }
+    if (seen.audience !== t.audience) {
+      throw new Error(
+        `issuer ${t.issuer} is trusted with two audiences (${seen.audience}, ${t.audience}); use one audience per issuer`,
+      );
+    }
+    byIssuer.set(key, {
+      ...seen,
+      jobs: [...new Set([...seen.jobs, ...t.jobs])].sort(),
+      branches:
+        seen.branches && t.branches
+          ? [...new Set([...seen.branches, ...t.branches])].sort()
+          : undefined,
+    });
+  }
+  return {
+    apiVersion: "apiserver.config.k8s.io/v1",
+    kind: "AuthenticationConfiguration",
+    jwt: [...byIssuer.values()].map(jwtAuthenticator),
+  };
+}
