@@ -62,7 +62,7 @@ print_env() {
   local etcd_bin=""
   [ "$ETCD_VERSION" = debian ] || etcd_bin="$(cache_dir etcd "$ETCD_VERSION")/bin:"
   cat <<EOF
-export PATH="$PULUMI_DIR/bin:$KUBE_DIR/bin:$KWOK_DIR/bin:$HELM_DIR/bin:${etcd_bin}\$PATH"
+export PATH="$repo/hack/plugins:$PULUMI_DIR/bin:$KUBE_DIR/bin:$KWOK_DIR/bin:$HELM_DIR/bin:${etcd_bin}\$PATH"
 export PULUMI_HOME="$PULUMI_HOME_DIR"
 export PULUMI_SKIP_UPDATE_CHECK=true
 export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
