@@ -4,13 +4,13 @@
 # plus kwok as a fake kubelet so Pods on its fake Node become Ready without a container runtime
 # (so images never need pulling). Everything listens on 127.0.0.1 only, on uncommon ports.
 #
-#   scripts/cluster.sh start    start whatever is not running; wait until /readyz and the Node are Ready
-#   scripts/cluster.sh stop     stop exactly the processes this script recorded
-#   scripts/cluster.sh status   each component: running / stopped
-#   scripts/cluster.sh env      print `export KUBECONFIG=...` (eval "$(scripts/cluster.sh env)")
+#   hack/cluster.sh start    start whatever is not running; wait until /readyz and the Node are Ready
+#   hack/cluster.sh stop     stop exactly the processes this script recorded
+#   hack/cluster.sh status   each component: running / stopped
+#   hack/cluster.sh env      print `export KUBECONFIG=...` (eval "$(hack/cluster.sh env)")
 #
 # State (certificates, etcd data, logs, pid files) lives in $repo/.local/cluster/ (git-ignored).
-# Binaries come from scripts/toolchain.sh's cache. Meant to be run as root on a dev/CI machine.
+# Binaries come from hack/toolchain.sh's cache. Meant to be run as root on a dev/CI machine.
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -32,10 +32,10 @@ COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok)
 # ---------------------------------------------------------------------------------------------
 # Binaries: from the toolchain cache (PATH exports), fail clearly if the toolchain is not built.
 load_toolchain() {
-  eval "$("$repo/scripts/toolchain.sh" env)"
+  eval "$("$repo/hack/toolchain.sh" env)"
   local b
   for b in etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok openssl curl; do
-    command -v "$b" >/dev/null || { echo "cluster: '$b' not found; run scripts/toolchain.sh first" >&2; exit 1; }
+    command -v "$b" >/dev/null || { echo "cluster: '$b' not found; run hack/toolchain.sh first" >&2; exit 1; }
   done
 }
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end tests: make sure the offline toolchain is built and the local cluster runs, then run
 # the e2e suite with the real Pulumi CLI against the real API server. Leaves the cluster running
-# (scripts/cluster.sh stop ends it).
+# (hack/cluster.sh stop ends it).
 set -euo pipefail
 # shellcheck source=lib/local-cluster-env.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/local-cluster-env.sh"

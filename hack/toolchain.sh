@@ -2,10 +2,10 @@
 # Builds the offline toolchain for scoped-cd from Go modules (this machine reaches only the npm
 # registry, Debian's archive and the Go module proxy: no GitHub releases, no get.pulumi.com).
 #
-#   scripts/toolchain.sh            build what is missing (cold: ~19 min on 2 cores; warm: ~1 s)
-#   scripts/toolchain.sh env        print shell exports; use: eval "$(scripts/toolchain.sh env)"
-#   scripts/toolchain.sh dirs       print the cache dir of each built tool
-#   scripts/toolchain.sh build STEP...   build only some steps (pulumi kubernetes-provider
+#   hack/toolchain.sh            build what is missing (cold: ~19 min on 2 cores; warm: ~1 s)
+#   hack/toolchain.sh env        print shell exports; use: eval "$(hack/toolchain.sh env)"
+#   hack/toolchain.sh dirs       print the cache dir of each built tool
+#   hack/toolchain.sh build STEP...   build only some steps (pulumi kubernetes-provider
 #                                   random-provider kube etcd kwok helm plugins)
 #
 # Everything built lands in ${SCOPED_CD_CACHE:-$HOME/.cache/scoped-cd}/<tool>-<version>/, outside

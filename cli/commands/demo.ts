@@ -1,127 +1,193 @@
-// `npm run demo` (after scripts/demo.sh has the toolchain and the local cluster ready): deploy the
-// dev stack with the real Pulumi CLI, print its stages, write the scoped kubeconfig to a 0600
-// file, and show with kubectl what that identity may and may not do.
-import { execFileSync } from "node:child_process";
-import * as fs from "node:fs";
+// `scoped-cd demo` (npm run demo): get the offline toolchain and the local cluster ready
+// (hack/lib/local-cluster-env.sh), deploy the dev stack with the real Pulumi CLI, print its stages,
+// write the scoped kubeconfig to a 0600 file, and show with kubectl what that identity may and may
+// not do.
+import { execFileSync, spawnSync } from "node:child_process";
 import * as path from "node:path";
+import { Command, Option } from "commander";
 import { LocalWorkspace } from "@pulumi/pulumi/automation";
+import { OUTPUT_NAMES } from "../../components/outputs";
+import { CliError, commandFailure } from "../errors";
+import { EXIT_OK, ExitCode } from "../exitCodes";
+import { Io, OutputFormat, writeJson } from "../io";
+import { PROJECT_ROOT } from "../lib/paths";
+import { writePrivateFile } from "../lib/privateFile";
+import { renderStagesTable, stagesOf } from "../lib/stages";
+import { outOption, outputOption, stackOption, workDirOption } from "../options";
 
-const REPO = path.resolve(__dirname, "../..");
-const STACK = "dev";
-const KUBECONFIG_FILE = path.join(REPO, ".local", `${STACK}.kubeconfig`);
+/** The demo stack's secrets are encrypted with this passphrase: for the local demo only. */
+const DEMO_PASSPHRASE = "scoped-cd-local-demo";
 
-interface StageSummary {
-  namespace: string;
-  serviceAccount: string | null;
-  rotation: string | null;
-  tiller: { enabled: boolean | null; namespace: string | null };
-  releases: Record<string, { chart: string; version: string; status: string; revision: number }>;
+export interface DemoArgs {
+  readonly stack: string;
+  readonly out: string;
+  readonly workDir: string;
+  readonly localEnv: boolean;
+  readonly output: OutputFormat;
 }
 
-function table(rows: string[][]): string {
-  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-  return rows.map((r) => r.map((cell, i) => cell.padEnd(widths[i])).join("  ")).join("\n");
+interface DemoOptions {
+  stack: string;
+  out?: string;
+  workDir: string;
+  localEnv: boolean;
+  output: OutputFormat;
 }
 
-function stagesTable(stages: Record<string, StageSummary>): string {
-  const rows = [
-    [
-      "STAGE",
-      "NAMESPACE",
-      "DEPLOYER",
-      "ROTATION",
-      "TILLER",
-      "RELEASE",
-      "CHART",
-      "VERSION",
-      "STATUS",
-      "REV",
-    ],
-  ];
-  for (const [stage, s] of Object.entries(stages)) {
-    const releases = Object.entries(s.releases);
-    for (const [name, r] of releases.length ? releases : [["-", undefined] as const]) {
-      rows.push([
-        stage,
-        s.namespace,
-        s.serviceAccount ?? "-",
-        s.rotation ?? "-",
-        s.tiller.enabled ? `on (${s.tiller.namespace})` : "off",
-        name,
-        r?.chart ?? "-",
-        r?.version ?? "-",
-        r?.status ?? "-",
-        r ? String(r.revision) : "-",
-      ]);
-    }
+export function defineDemo(program: Command): Command {
+  return program
+    .command("demo")
+    .summary("local cluster + real Pulumi: deploy the dev stack through the scoped identity")
+    .description(
+      "Build the offline toolchain if needed, start the local cluster, `pulumi up` the dev stack, print its stages, write the scoped kubeconfig to a 0600 file and show with kubectl that the scoped identity may deploy in its namespace and nowhere else.\n\nExit: 0 as expected, 1 an answer was not, 2 could not run.",
+    )
+    .addOption(stackOption("the demo stack").default("dev"))
+    .addOption(
+      outOption("where to write the scoped kubeconfig (default: .local/<stack>.kubeconfig)"),
+    )
+    .addOption(new Option("--no-local-env", "use the Pulumi CLI and KUBECONFIG already set up"))
+    .addOption(workDirOption())
+    .addOption(outputOption())
+    .addHelpText(
+      "after",
+      `
+Examples:
+  $ npm run demo
+  $ scoped-cd demo --output json`,
+    );
+}
+
+export function demoArgs(opts: DemoOptions): DemoArgs {
+  const workDir = path.resolve(opts.workDir);
+  return {
+    stack: opts.stack,
+    out: path.resolve(opts.out ?? path.join(workDir, ".local", `${opts.stack}.kubeconfig`)),
+    workDir,
+    localEnv: opts.localEnv,
+    output: opts.output,
+  };
+}
+
+/**
+ * Take over the environment hack/lib/local-cluster-env.sh exports (PATH with the toolchain,
+ * PULUMI_HOME, the file backend, the local cluster's KUBECONFIG): the shell scripts stay the one
+ * place that knows how to build and start them.
+ */
+function adoptLocalEnv(io: Io): void {
+  const script = path.join(PROJECT_ROOT, "hack", "lib", "local-cluster-env.sh");
+  const result = spawnSync("bash", ["-c", 'source "$1" >&2 && env -0', "bash", script], {
+    cwd: PROJECT_ROOT,
+    stdio: ["ignore", "pipe", "inherit"],
+    maxBuffer: 16 * 1024 * 1024,
+  });
+  if (result.status !== 0) {
+    throw new CliError(
+      `preparing the toolchain and local cluster failed (exit ${result.status}): see above`,
+    );
   }
-  return table(rows);
+  for (const entry of result.stdout.toString("utf8").split("\0")) {
+    const at = entry.indexOf("=");
+    if (at > 0) process.env[entry.slice(0, at)] = entry.slice(at + 1);
+  }
+  io.stderr("== toolchain and local cluster ready\n");
 }
+
+type Answer = "allowed" | "forbidden";
 
 /** Run kubectl with the scoped kubeconfig; print the command and its answer, yes or forbidden. */
-function scopedKubectl(what: string, args: string[]): "allowed" | "forbidden" {
-  const shown = `kubectl --kubeconfig .local/${STACK}.kubeconfig ${args.join(" ")}`;
+function scopedKubectl(io: Io, kubeconfigFile: string, what: string, args: string[]): Answer {
+  const shown = `kubectl --kubeconfig ${path.relative(process.cwd(), kubeconfigFile)} ${args.join(" ")}`;
   try {
-    const out = execFileSync("kubectl", ["--kubeconfig", KUBECONFIG_FILE, ...args], {
+    const out = execFileSync("kubectl", ["--kubeconfig", kubeconfigFile, ...args], {
       encoding: "utf8",
       stdio: ["ignore", "pipe", "pipe"],
     });
-    console.log(`\n$ ${shown}\n${out.trim()}\n=> ${what}: allowed`);
+    io.stderr(`\n$ ${shown}\n${out.trim()}\n=> ${what}: allowed\n`);
     return "allowed";
   } catch (err) {
     const stderr = String((err as { stderr?: string }).stderr ?? err).trim();
-    console.log(`\n$ ${shown}\n${stderr}\n=> ${what}: forbidden`);
-    if (!/forbidden/i.test(stderr)) {
-      throw new Error(`unexpected kubectl failure: ${stderr}`, { cause: err });
-    }
+    io.stderr(`\n$ ${shown}\n${stderr}\n=> ${what}: forbidden\n`);
+    if (!/forbidden/i.test(stderr)) throw new CliError(`unexpected kubectl failure: ${stderr}`);
     return "forbidden";
   }
 }
 
-async function main() {
-  const stack = await LocalWorkspace.createOrSelectStack({ stackName: STACK, workDir: REPO });
-  console.log(`== pulumi up (stack ${STACK})`);
-  const up = await stack.up({ onOutput: (out) => process.stdout.write(out) });
+export async function runDemo(args: DemoArgs, io: Io): Promise<ExitCode> {
+  if (args.localEnv) adoptLocalEnv(io);
+  process.env.PULUMI_CONFIG_PASSPHRASE ??= DEMO_PASSPHRASE;
+  const progress = args.output === "json" ? io.stderr : io.stdout;
 
-  console.log("\n== stages output");
-  console.log(stagesTable(up.outputs.stages.value as Record<string, StageSummary>));
+  const stack = await LocalWorkspace.createOrSelectStack({
+    stackName: args.stack,
+    workDir: args.workDir,
+  });
+  progress(`== pulumi up (stack ${args.stack})\n`);
+  let outputs;
+  try {
+    outputs = (await stack.up({ color: "never", onOutput: progress })).outputs;
+  } catch (err) {
+    throw new CliError(`pulumi up of stack ${args.stack} failed:\n${commandFailure(err)}`);
+  }
+  const stages = stagesOf(outputs);
 
   // Written straight to a 0600 file: the kubeconfig never passes through a terminal or log.
-  const kubeconfigs = up.outputs.kubeconfigs.value as Record<string, string>;
-  fs.mkdirSync(path.dirname(KUBECONFIG_FILE), { recursive: true });
-  fs.writeFileSync(KUBECONFIG_FILE, kubeconfigs[STACK], { mode: 0o600 });
-  fs.chmodSync(KUBECONFIG_FILE, 0o600);
-  console.log(`\n== scoped kubeconfig written to .local/${STACK}.kubeconfig (mode 0600)`);
+  const kubeconfigs = (outputs[OUTPUT_NAMES.kubeconfigs]?.value ?? {}) as Record<string, string>;
+  const stage = Object.keys(stages)[0];
+  if (!stage || !kubeconfigs[stage])
+    throw new CliError(`stack ${args.stack} exports no scoped kubeconfig`);
+  writePrivateFile(args.out, kubeconfigs[stage]);
+  progress(
+    `\n== scoped kubeconfig written to ${path.relative(process.cwd(), args.out)} (mode 0600)\n`,
+  );
 
-  const namespace = (up.outputs.stages.value as Record<string, StageSummary>)[STACK].namespace;
-  const answers = [
-    scopedKubectl(`create a Deployment in ${namespace}`, [
-      "create",
-      "deployment",
-      "demo-probe",
-      "--image=registry.k8s.io/pause:3.10",
-      "-n",
-      namespace,
-      "--dry-run=server",
-    ]),
-    scopedKubectl("list pods in kube-system", ["get", "pods", "-n", "kube-system"]),
-    scopedKubectl("create a ClusterRoleBinding", [
-      "create",
-      "clusterrolebinding",
-      "demo-probe",
-      "--clusterrole=cluster-admin",
-      "--serviceaccount=" + namespace + ":default",
-      "--dry-run=server",
-    ]),
+  const namespace = stages[stage].namespace;
+  const probes: { what: string; expected: Answer; args: string[] }[] = [
+    {
+      what: `create a Deployment in ${namespace}`,
+      expected: "allowed",
+      args: [
+        "create",
+        "deployment",
+        "demo-probe",
+        "--image=registry.k8s.io/pause:3.10",
+        "-n",
+        namespace,
+        "--dry-run=server",
+      ],
+    },
+    {
+      what: "list pods in kube-system",
+      expected: "forbidden",
+      args: ["get", "pods", "-n", "kube-system"],
+    },
+    {
+      what: "create a ClusterRoleBinding",
+      expected: "forbidden",
+      args: [
+        "create",
+        "clusterrolebinding",
+        "demo-probe",
+        "--clusterrole=cluster-admin",
+        `--serviceaccount=${namespace}:default`,
+        "--dry-run=server",
+      ],
+    },
   ];
-  const expected = ["allowed", "forbidden", "forbidden"];
-  console.log(`\n== answers: ${answers.join(" / ")}`);
-  if (answers.join() !== expected.join()) {
-    throw new Error(`expected ${expected.join(" / ")}`);
-  }
-}
+  const answers = probes.map((p) => ({
+    what: p.what,
+    expected: p.expected,
+    actual: scopedKubectl(io, args.out, p.what, p.args),
+  }));
+  const ok = answers.every((a) => a.actual === a.expected);
 
-main().catch((err) => {
-  console.error(`demo failed: ${err instanceof Error ? err.message : String(err)}`);
-  process.exit(1);
-});
+  if (args.output === "json") {
+    writeJson(io, { stack: args.stack, stages, kubeconfigFile: args.out, answers, ok });
+  } else {
+    io.stdout(`\n== stages output\n${renderStagesTable(stages)}\n`);
+    io.stdout(`\n== answers: ${answers.map((a) => a.actual).join(" / ")}\n`);
+  }
+  if (!ok) {
+    throw new CliError(`expected ${answers.map((a) => a.expected).join(" / ")}`, 1);
+  }
+  return EXIT_OK;
+}

@@ -1,73 +1,93 @@
-// `npm run drift -- --stack test --stack preprod [--out drift-report.md] [--work-dir <dir>]`:
-// a refreshing preview (`pulumi preview --refresh --diff`) of each stack through the Automation
-// API, rendered into one Markdown report (scripts/lib/driftReport.ts) for the pull request.
-// Exit 0: clean; 1: changes or drift; 2: some stack could not be previewed (the report says why).
+// `scoped-cd drift`: a refreshing preview (`pulumi preview --refresh --diff`) of each stack through
+// the Automation API, rendered into one Markdown report (cli/lib/driftReport.ts) for the pull
+// request. Exit 0: clean; 1: changes or drift; 2: some stack could not be previewed (the report
+// says why).
 //
 // It needs only what the stack's own `pulumi preview` needs: the backend and passphrase, plus the
 // scoped kubeconfig for a delivery stack. It never asks for secrets to be shown: the engine blinds
 // them in events, and the renderer masks them again by key and shape.
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { parseArgs } from "node:util";
+import { Command } from "commander";
 import { EngineEvent, LocalWorkspace } from "@pulumi/pulumi/automation";
-import { commandFailure, plainText } from "./lib/cliErrors";
-import { withScopedKubeconfig } from "./lib/scopedConfig";
-import { driftExitCode, renderDriftReport, StackPreview } from "./lib/driftReport";
+import { CliError, commandFailure, plainText } from "../errors";
+import { EXIT_COULD_NOT_RUN, EXIT_FOUND, EXIT_OK, ExitCode } from "../exitCodes";
+import { Io, OutputFormat, writeJson } from "../io";
+import { analyze, driftExitCode, renderDriftReport, StackPreview } from "../lib/driftReport";
+import { assertReadable, KubeconfigSource, kubeconfigSourcesFor } from "../lib/kubeconfigSource";
+import { withScopedKubeconfig } from "../lib/scopedConfig";
+import {
+  kubeconfigFileOption,
+  outOption,
+  outputOption,
+  repeatableStackOption,
+  workDirOption,
+} from "../options";
 
-const REPO = path.resolve(__dirname, "../..");
-const EXIT_COULD_NOT_RUN = 2;
-
-const USAGE = `usage: node bin/scripts/drift.js --stack <name> [--stack <name> ...]
-                             [--kubeconfig-file <stack>=<path> ...] [--out <file>] [--work-dir <dir>]
-  --stack            stack to preview with --refresh (repeatable, in report order)
-  --kubeconfig-file  the scoped kubeconfig for a delivery stack, as Jenkins holds it; used for
-                     this run as the secret scoped-cd:kubeconfig instead of accessStack
-  --out              where to write the Markdown report (default: drift-report.md)
-  --work-dir         the Pulumi project directory (default: the repository root)
-exit: 0 clean, 1 changes or drift, 2 could not run`;
-
-interface DriftArgs {
-  readonly stacks: string[];
-  /** stack -> the scoped kubeconfig file to preview it with */
-  readonly kubeconfigFiles: ReadonlyMap<string, string>;
+export interface DriftArgs {
+  readonly stacks: readonly string[];
+  /** stack -> the scoped kubeconfig to preview it with */
+  readonly kubeconfigs: ReadonlyMap<string, KubeconfigSource>;
   readonly out: string;
   readonly workDir: string;
+  readonly output: OutputFormat;
 }
 
-function parseDriftArgs(argv: string[]): DriftArgs {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    options: {
-      stack: { type: "string", multiple: true },
-      "kubeconfig-file": { type: "string", multiple: true },
-      out: { type: "string", default: "drift-report.md" },
-      "work-dir": { type: "string", default: REPO },
-      help: { type: "boolean", short: "h" },
-    },
-    allowPositionals: true,
-    strict: true,
-  });
-  if (values.help) {
-    console.log(USAGE);
-    process.exit(0);
-  }
-  if (positionals.length > 0) throw new Error(`unexpected argument: ${positionals[0]}`);
-  const stacks = values.stack ?? [];
-  if (stacks.length === 0) throw new Error("at least one --stack is required");
+interface DriftOptions {
+  stack?: string[];
+  kubeconfigFile?: string[];
+  out: string;
+  workDir: string;
+  output: OutputFormat;
+}
+
+export function defineDrift(program: Command): Command {
+  return program
+    .command("drift")
+    .summary("refreshing preview of stacks, as a Markdown drift report")
+    .description(
+      "Preview each stack with --refresh and render one Markdown report (also written to --out).\n\nExit: 0 clean, 1 changes or drift, 2 some stack could not be previewed.",
+    )
+    .addOption(repeatableStackOption("stack to preview (repeatable, in report order)"))
+    .addOption(kubeconfigFileOption(true))
+    .addOption(outOption("where to write the Markdown report").default("drift-report.md"))
+    .addOption(workDirOption())
+    .addOption(outputOption())
+    .addHelpText(
+      "after",
+      `
+Examples:
+  $ scoped-cd drift --stack test --stack preprod --stack prod
+  $ scoped-cd drift --stack test --kubeconfig-file test=/run/secrets/test.kubeconfig \\
+      --stack prod --kubeconfig-file prod=/run/secrets/prod.kubeconfig --out drift-report.md
+  $ scoped-cd drift --stack test --output json`,
+    );
+}
+
+/** Validate the parsed options (usage errors: exit 2, before anything runs). */
+export function driftArgs(opts: DriftOptions): DriftArgs {
+  const stacks = opts.stack ?? [];
+  if (stacks.length === 0) throw new CliError("at least one --stack is required");
   const duplicate = stacks.find((s, i) => stacks.indexOf(s) !== i);
-  if (duplicate) throw new Error(`--stack ${duplicate} is given twice`);
-  const kubeconfigFiles = new Map<string, string>();
-  for (const pair of values["kubeconfig-file"] ?? []) {
-    const at = pair.indexOf("=");
-    const stack = pair.slice(0, at);
-    if (at <= 0 || at === pair.length - 1) {
-      throw new Error(`--kubeconfig-file takes <stack>=<path>, got ${pair}`);
-    }
-    if (!stacks.includes(stack))
-      throw new Error(`--kubeconfig-file for ${stack}, which is no --stack`);
-    kubeconfigFiles.set(stack, path.resolve(pair.slice(at + 1)));
-  }
-  return { stacks, kubeconfigFiles, out: values.out, workDir: path.resolve(values["work-dir"]) };
+  if (duplicate) throw new CliError(`--stack ${duplicate} is given twice`);
+  const kubeconfigs = kubeconfigSourcesFor(stacks, opts.kubeconfigFile ?? []);
+  return {
+    stacks,
+    kubeconfigs,
+    out: path.resolve(opts.out),
+    workDir: path.resolve(opts.workDir),
+    output: opts.output,
+  };
+}
+
+/** The `--output json` document: the same analysis the Markdown report renders. */
+export function driftJson(previews: readonly StackPreview[]) {
+  const exitCode = driftExitCode(previews);
+  return {
+    verdict: (["clean", "changes or drift", "could not run"] as const)[exitCode],
+    exitCode,
+    stacks: analyze(previews),
+  };
 }
 
 /**
@@ -95,7 +115,7 @@ function withoutStackTrace(text: string): string {
 async function previewStack(
   stackName: string,
   workDir: string,
-  kubeconfigFile: string | undefined,
+  kubeconfig: KubeconfigSource | undefined,
 ): Promise<StackPreview> {
   const events: EngineEvent[] = [];
   const preview = async (configFile?: string) => {
@@ -109,7 +129,7 @@ async function previewStack(
     });
   };
   try {
-    if (kubeconfigFile) await withScopedKubeconfig(workDir, stackName, kubeconfigFile, preview);
+    if (kubeconfig) await withScopedKubeconfig(workDir, stackName, kubeconfig.path, preview);
     else await preview();
     return { stack: stackName, events };
   } catch (err) {
@@ -117,41 +137,25 @@ async function previewStack(
   }
 }
 
-async function main(): Promise<number> {
-  let args: DriftArgs;
-  try {
-    args = parseDriftArgs(process.argv.slice(2));
-  } catch (err) {
-    console.error(`drift: ${err instanceof Error ? err.message : String(err)}\n${USAGE}`);
-    return EXIT_COULD_NOT_RUN;
-  }
-
+export async function runDrift(args: DriftArgs, io: Io): Promise<ExitCode> {
+  for (const source of args.kubeconfigs.values()) assertReadable(source);
   const previews: StackPreview[] = [];
   for (const [i, stack] of args.stacks.entries()) {
-    process.stderr.write(`[${i + 1}/${args.stacks.length}] previewing ${stack} (refresh) ... `);
+    io.stderr(`[${i + 1}/${args.stacks.length}] previewing ${stack} (refresh) ... `);
     const t0 = Date.now();
-    const preview = await previewStack(stack, args.workDir, args.kubeconfigFiles.get(stack));
+    const preview = await previewStack(stack, args.workDir, args.kubeconfigs.get(stack));
     const seconds = Math.round((Date.now() - t0) / 1000);
-    process.stderr.write(
-      "error" in preview ? `FAILED after ${seconds}s\n` : `done in ${seconds}s\n`,
-    );
+    io.stderr("error" in preview ? `FAILED after ${seconds}s\n` : `done in ${seconds}s\n`);
     previews.push(preview);
   }
 
   const report = renderDriftReport(previews);
   fs.writeFileSync(args.out, report);
-  process.stdout.write(report);
+  if (args.output === "json") writeJson(io, driftJson(previews));
+  else io.stdout(report);
   const code = driftExitCode(previews);
-  process.stderr.write(
+  io.stderr(
     `report written to ${args.out}; exit ${code} (${["clean", "changes or drift", "could not run"][code]})\n`,
   );
-  return code;
+  return ([EXIT_OK, EXIT_FOUND, EXIT_COULD_NOT_RUN] as const)[code];
 }
-
-main().then(
-  (code) => process.exit(code),
-  (err) => {
-    console.error(`drift: could not run: ${err instanceof Error ? err.message : String(err)}`);
-    process.exit(EXIT_COULD_NOT_RUN);
-  },
-);

@@ -1,170 +1,226 @@
-// `npm run verify -- --stack <name> [--kubeconfig-file <path>] [--stage <name>] [--work-dir <dir>]
-//                   [--other-namespace <ns>]`
-// With the stage's scoped kubeconfig only, check the containment matrix of the security model
-// (scripts/lib/containment.ts) by SelfSubjectAccessReview and print it as a table.
+// `scoped-cd verify`: with a stage's scoped kubeconfig only, ask the API server the checks of
+// cli/lib/verifyChecks.ts (today: the containment matrix of the security model, by
+// SelfSubjectAccessReview) and print them as a table or JSON.
 // Exit 0: every check as expected; 1: any surprise; 2: could not run.
 //
 // The kubeconfig comes from --kubeconfig-file (what Jenkins holds for a delivery stack) or, for an
 // access/all stack, from its secret `kubeconfigs` output. Either way it stays in memory: it is
 // parsed, never printed or written anywhere.
-import * as fs from "node:fs";
 import * as path from "node:path";
-import { parseArgs } from "node:util";
+import { Command, Option } from "commander";
 import { LocalWorkspace } from "@pulumi/pulumi/automation";
-import type { StageSummary } from "../components/outputs";
-import { commandFailure } from "./lib/cliErrors";
-import { buildContainmentMatrix } from "../policy/containment";
-import { checkContainment, ContainmentRow, renderContainmentTable } from "./lib/containmentCheck";
+import { OUTPUT_NAMES, StackOutputValues, StageSummary } from "../../components/outputs";
+import { CliError } from "../errors";
+import { EXIT_FOUND, EXIT_OK, ExitCode } from "../exitCodes";
+import { Io, OutputFormat, writeJson } from "../io";
+import { KubeconfigSource, kubeconfigSourcesFor, readKubeconfig } from "../lib/kubeconfigSource";
+import { renderTable } from "../lib/table";
+import { CheckRow, STAGE_CHECKS, StageCheck, StageTarget } from "../lib/verifyChecks";
+import {
+  kubeconfigFileOption,
+  outputOption,
+  stackOption,
+  stageOption,
+  workDirOption,
+} from "../options";
 
-const REPO = path.resolve(__dirname, "../..");
-const EXIT_SURPRISE = 1;
-const EXIT_COULD_NOT_RUN = 2;
-
-const USAGE = `usage: node bin/scripts/verify.js --stack <name> [--kubeconfig-file <path>] [--stage <name>]
-                              [--work-dir <dir>] [--other-namespace <ns>]
-  --stack            the stack whose stages are checked
-  --kubeconfig-file  the scoped kubeconfig to check with (required for a delivery stack); it
-                     belongs to one stage: the stack's only stage, or the one named by --stage
-  --stage            check only this stage
-  --work-dir         the Pulumi project directory (default: the repository root)
-  --other-namespace  a namespace besides kube-system that must be out of reach (default: default)
-exit: 0 all as expected, 1 any surprise, 2 could not run`;
-
-interface VerifyArgs {
+export interface VerifyArgs {
   readonly stack: string;
-  readonly kubeconfigFile?: string;
+  readonly kubeconfig?: KubeconfigSource;
   readonly stage?: string;
   readonly workDir: string;
   readonly otherNamespace: string;
+  readonly output: OutputFormat;
 }
 
-function parseVerifyArgs(argv: string[]): VerifyArgs {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    options: {
-      stack: { type: "string" },
-      "kubeconfig-file": { type: "string" },
-      stage: { type: "string" },
-      "work-dir": { type: "string", default: REPO },
-      "other-namespace": { type: "string", default: "default" },
-      help: { type: "boolean", short: "h" },
-    },
-    allowPositionals: true,
-    strict: true,
-  });
-  if (values.help) {
-    console.log(USAGE);
-    process.exit(0);
-  }
-  if (positionals.length > 0) throw new Error(`unexpected argument: ${positionals[0]}`);
-  if (!values.stack) throw new Error("--stack is required");
+interface VerifyOptions {
+  stack?: string;
+  kubeconfigFile?: string;
+  stage?: string;
+  workDir: string;
+  otherNamespace: string;
+  output: OutputFormat;
+}
+
+export function defineVerify(program: Command): Command {
+  return program
+    .command("verify")
+    .summary("check with a scoped kubeconfig what it may and may not do")
+    .description(
+      "As the stage's scoped identity, ask the API server every check of the containment matrix (SelfSubjectAccessReview: nothing is created or changed).\n\nExit: 0 all as expected, 1 any surprise, 2 could not run.",
+    )
+    .addOption(stackOption("the stack whose stages are checked"))
+    .addOption(kubeconfigFileOption(false))
+    .addOption(
+      stageOption(
+        "check only this stage (needed with --kubeconfig-file when the stack has several)",
+      ),
+    )
+    .addOption(workDirOption())
+    .addOption(
+      new Option(
+        "--other-namespace <ns>",
+        "a namespace besides kube-system that must be out of reach",
+      ).default("default"),
+    )
+    .addOption(outputOption())
+    .addHelpText(
+      "after",
+      `
+Examples:
+  $ scoped-cd verify --stack test --kubeconfig-file test=/run/secrets/test.kubeconfig
+  $ scoped-cd verify --stack prod-access --stage prod \\
+      --kubeconfig-file prod-access=.local/handoff/prod.kubeconfig
+  $ scoped-cd verify --stack dev --output json`,
+    );
+}
+
+export function verifyArgs(opts: VerifyOptions): VerifyArgs {
+  if (!opts.stack) throw new CliError("--stack is required");
+  const sources = kubeconfigSourcesFor(
+    [opts.stack],
+    opts.kubeconfigFile ? [opts.kubeconfigFile] : [],
+  );
   return {
-    stack: values.stack,
-    kubeconfigFile: values["kubeconfig-file"],
-    stage: values.stage,
-    workDir: path.resolve(values["work-dir"]),
-    otherNamespace: values["other-namespace"],
+    stack: opts.stack,
+    kubeconfig: sources.get(opts.stack),
+    stage: opts.stage,
+    workDir: path.resolve(opts.workDir),
+    otherNamespace: opts.otherNamespace,
+    output: opts.output,
   };
 }
 
-/** Thrown for anything that keeps the check from running (exit 2), as opposed to a surprise. */
-class CannotRun extends Error {}
-
-interface StageToCheck {
-  readonly stage: string;
-  readonly summary: StageSummary;
-  readonly kubeconfig: string;
-}
-
-async function stagesToCheck(args: VerifyArgs): Promise<StageToCheck[]> {
-  const stack = await LocalWorkspace.selectStack({ stackName: args.stack, workDir: args.workDir });
-  const outputs = await stack.outputs();
-  const stages = outputs.stages?.value as Record<string, StageSummary> | undefined;
+/** The stages to check, each with its kubeconfig (from the file, else the stack's output). */
+export function stageTargets(args: VerifyArgs, outputs: Partial<StackOutputValues>): StageTarget[] {
+  const stages = outputs.stages;
   if (!stages || Object.keys(stages).length === 0) {
-    throw new CannotRun(`stack ${args.stack} has no stages output: has it been deployed?`);
+    throw new CliError(`stack ${args.stack} has no stages output: has it been deployed?`);
   }
   let names = Object.keys(stages);
   if (args.stage) {
     if (!stages[args.stage]) {
-      throw new CannotRun(
+      throw new CliError(
         `stack ${args.stack} has no stage ${args.stage} (it has ${names.join(", ")})`,
       );
     }
     names = [args.stage];
   }
+  const target = (stage: string, kubeconfig: string): StageTarget => ({
+    stack: args.stack,
+    stage,
+    summary: stages[stage],
+    kubeconfig,
+    otherNamespace: args.otherNamespace,
+  });
 
-  if (args.kubeconfigFile) {
+  if (args.kubeconfig) {
     if (names.length !== 1) {
-      throw new CannotRun(
+      throw new CliError(
         `--kubeconfig-file belongs to one stage, and stack ${args.stack} has ${names.join(", ")}: add --stage`,
       );
     }
-    const kubeconfig = fs.readFileSync(args.kubeconfigFile, "utf8");
-    return [{ stage: names[0], summary: stages[names[0]], kubeconfig }];
+    return [target(names[0], readKubeconfig(args.kubeconfig))];
   }
-
-  const kubeconfigs = outputs.kubeconfigs?.value as Record<string, string> | undefined;
+  const kubeconfigs = outputs.kubeconfigs;
   if (!kubeconfigs) {
-    throw new CannotRun(
-      `stack ${args.stack} exports no kubeconfigs (a delivery stack): pass --kubeconfig-file`,
+    throw new CliError(
+      `stack ${args.stack} exports no kubeconfigs (a delivery stack): pass --kubeconfig-file ${args.stack}=<path>`,
     );
   }
   return names.map((stage) => {
     if (!kubeconfigs[stage])
-      throw new CannotRun(`stack ${args.stack} has no kubeconfig for ${stage}`);
-    return { stage, summary: stages[stage], kubeconfig: kubeconfigs[stage] };
+      throw new CliError(`stack ${args.stack} has no kubeconfig for ${stage}`);
+    return target(stage, kubeconfigs[stage]);
   });
 }
 
-async function main(): Promise<number> {
-  let args: VerifyArgs;
-  try {
-    args = parseVerifyArgs(process.argv.slice(2));
-  } catch (err) {
-    console.error(`verify: ${err instanceof Error ? err.message : String(err)}\n${USAGE}`);
-    return EXIT_COULD_NOT_RUN;
-  }
+export interface StageResult {
+  readonly stage: string;
+  readonly namespace: string;
+  readonly serviceAccount: string | null;
+  /** null when the stack does not know whether the stage runs Tiller. */
+  readonly tiller: boolean | null;
+  readonly checks: readonly CheckRow[];
+  readonly surprises: number;
+}
 
-  const targets = await stagesToCheck(args);
-  let surprises = 0;
-  for (const { stage, summary, kubeconfig } of targets) {
-    const tiller = summary.tiller?.enabled ?? undefined;
-    const identity = summary.serviceAccount ? `, as ${summary.serviceAccount}` : "";
-    console.log(
-      `== stack ${args.stack}, stage ${stage} (namespace ${summary.namespace}${identity})`,
-    );
-    if (tiller === undefined) {
-      console.log("   Tiller unknown to this stack: the port-forward check is left out");
-    }
-    const matrix = buildContainmentMatrix({
-      namespace: summary.namespace,
-      otherNamespace: args.otherNamespace,
-      tiller,
-    });
-    let rows: ContainmentRow[];
+/** The `--output json` document. */
+export function verifyJson(stack: string, results: readonly StageResult[]) {
+  const surprises = results.reduce((n, r) => n + r.surprises, 0);
+  return { stack, ok: surprises === 0, surprises, stages: results };
+}
+
+export function renderVerifyTable(rows: readonly CheckRow[]): string {
+  return renderTable([
+    ["RESULT", "EXPECTED", "ACTUAL", "REQUEST", "NOTE"],
+    ...rows.map((r) => [
+      r.ok ? "ok" : "SURPRISE",
+      r.expected,
+      r.actual,
+      r.description,
+      r.ok ? (r.note ?? "") : [r.note, r.reason].filter(Boolean).join("; "),
+    ]),
+  ]);
+}
+
+async function checkStage(
+  target: StageTarget,
+  checks: readonly StageCheck[],
+): Promise<StageResult> {
+  const rows: CheckRow[] = [];
+  for (const check of checks) {
     try {
-      rows = await checkContainment(kubeconfig, matrix);
+      rows.push(...(await check.run(target)));
     } catch (err) {
       // The client's error can quote the request; keep only its first line (never the kubeconfig).
       const message = (err instanceof Error ? err.message : String(err)).split("\n")[0];
-      throw new CannotRun(`asking the API server failed for stage ${stage}: ${message}`);
+      throw new CliError(
+        `asking the API server failed for stage ${target.stage} (${check.name}): ${message}`,
+      );
     }
-    console.log(renderContainmentTable(rows));
-    const stageSurprises = rows.filter((r) => !r.ok).length;
-    console.log(
-      stageSurprises === 0
-        ? `   ${rows.length} checks, all as expected\n`
-        : `   ${stageSurprises} of ${rows.length} checks SURPRISING\n`,
-    );
-    surprises += stageSurprises;
   }
-  return surprises === 0 ? 0 : EXIT_SURPRISE;
+  return {
+    stage: target.stage,
+    namespace: target.summary.namespace,
+    serviceAccount: target.summary.serviceAccount,
+    tiller: target.summary.tiller?.enabled ?? null,
+    checks: rows,
+    surprises: rows.filter((r) => !r.ok).length,
+  };
 }
 
-main().then(
-  (code) => process.exit(code),
-  (err) => {
-    console.error(`verify: could not run: ${commandFailure(err)}`);
-    process.exit(EXIT_COULD_NOT_RUN);
-  },
-);
+export async function runVerify(
+  args: VerifyArgs,
+  io: Io,
+  checks: readonly StageCheck[] = STAGE_CHECKS,
+): Promise<ExitCode> {
+  if (args.kubeconfig) readKubeconfig(args.kubeconfig); // a missing file is a usage error: before Pulumi
+  const stack = await LocalWorkspace.selectStack({ stackName: args.stack, workDir: args.workDir });
+  const raw = await stack.outputs();
+  const outputs: Partial<StackOutputValues> = {
+    stages: raw[OUTPUT_NAMES.stages]?.value as Record<string, StageSummary> | undefined,
+    kubeconfigs: raw[OUTPUT_NAMES.kubeconfigs]?.value as Record<string, string> | undefined,
+  };
+  const results: StageResult[] = [];
+  for (const target of stageTargets(args, outputs)) {
+    const result = await checkStage(target, checks);
+    results.push(result);
+    if (args.output === "text") {
+      const identity = result.serviceAccount ? `, as ${result.serviceAccount}` : "";
+      io.stdout(
+        `== stack ${args.stack}, stage ${result.stage} (namespace ${result.namespace}${identity})\n`,
+      );
+      if (result.tiller === null)
+        io.stdout("   Tiller unknown to this stack: the port-forward check is left out\n");
+      io.stdout(`${renderVerifyTable(result.checks)}\n`);
+      io.stdout(
+        result.surprises === 0
+          ? `   ${result.checks.length} checks, all as expected\n\n`
+          : `   ${result.surprises} of ${result.checks.length} checks SURPRISING\n\n`,
+      );
+    }
+  }
+  if (args.output === "json") writeJson(io, verifyJson(args.stack, results));
+  return results.every((r) => r.surprises === 0) ? EXIT_OK : EXIT_FOUND;
+}

@@ -42,26 +42,3 @@ export async function checkContainment(
   }
   return rows;
 }
-
-/** A plain-text table (for a terminal or a Jenkins log): one line per check. */
-export function renderContainmentTable(rows: readonly ContainmentRow[]): string {
-  const table = [
-    ["RESULT", "EXPECTED", "ACTUAL", "REQUEST", "NOTE"],
-    ...rows.map((r) => [
-      r.ok ? "ok" : "SURPRISE",
-      r.expected,
-      r.actual,
-      r.check.description,
-      r.ok ? (r.check.note ?? "") : [r.check.note, r.reason].filter(Boolean).join("; "),
-    ]),
-  ];
-  const widths = table[0].map((_, i) => Math.max(...table.map((cells) => cells[i].length)));
-  return table
-    .map((cells) =>
-      cells
-        .map((cell, i) => (i === cells.length - 1 ? cell : cell.padEnd(widths[i])))
-        .join("  ")
-        .trimEnd(),
-    )
-    .join("\n");
-}

@@ -9,9 +9,12 @@
 //   and `new` (what was read back; absent when the object is gone);
 // - a preview phase: per resource, a resourcePreEvent whose op is the planned step (same, create,
 //   update, replace and its create-replacement/delete-replaced halves, delete, read, ...).
-// Secret values arrive blinded: `{"4dabf18193072939515e22adb298388d": "1b47...", ciphertext:
+// Secret values arrive blinded: `{[runtime.specialSigKey]: runtime.specialSecretSig, ciphertext:
 // "[secret]"}` (the sentinel) or the string "[secret]".
+import * as crypto from "node:crypto";
+import { runtime } from "@pulumi/pulumi";
 import type { EngineEvent, OpType, StepEventMetadata } from "@pulumi/pulumi/automation";
+import diff from "microdiff";
 
 /** One stack's preview: its engine events, or why it could not run. */
 export type StackPreview =
@@ -74,9 +77,6 @@ export interface StackAnalysis {
 export type StackOutcome = StackAnalysis | { readonly stack: string; readonly error: string };
 
 const ROOT_STACK_TYPE = "pulumi:pulumi:Stack";
-/** The signature key Pulumi puts on a serialized secret. */
-const SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d";
-const SECRET_SIG_VALUE = "1b47061264138c4ac30d75fd1eb44270";
 export const MASK = "[secret]";
 
 /**
@@ -101,7 +101,7 @@ const SECRET_SHAPED = [
 function isSecretSentinel(value: unknown): boolean {
   return (
     value === MASK ||
-    (isPlainObject(value) && value[SECRET_SIG_KEY] === SECRET_SIG_VALUE) ||
+    (isPlainObject(value) && value[runtime.specialSigKey] === runtime.specialSecretSig) ||
     (typeof value === "string" && SECRET_SHAPED.some((re) => re.test(value)))
   );
 }
@@ -110,17 +110,38 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-/** A copy of `value` with every secret (by sentinel, by shape, or by key) replaced by MASK. */
-export function maskSecrets(value: unknown): unknown {
-  if (isSecretSentinel(value)) return MASK;
-  if (Array.isArray(value)) return value.map(maskSecrets);
+/**
+ * A copy of `value` with every secret (by sentinel, by shape, or by key) replaced by MASK, or by
+ * what `replace` makes of the secret.
+ */
+export function maskSecrets(
+  value: unknown,
+  replace: (secret: unknown) => unknown = () => MASK,
+): unknown {
+  if (isSecretSentinel(value)) return replace(value);
+  if (Array.isArray(value)) return value.map((v) => maskSecrets(v, replace));
   if (isPlainObject(value)) {
     return Object.fromEntries(
-      Object.entries(value).map(([k, v]) => [k, isSecretKey(k) ? MASK : maskSecrets(v)]),
+      Object.entries(value).map(([k, v]) => [
+        k,
+        isSecretKey(k) ? replace(v) : maskSecrets(v, replace),
+      ]),
     );
   }
   return value;
 }
+
+/**
+ * A per-process key for comparing secrets without keeping them: two masked secrets compare equal
+ * exactly when the secrets were equal, and the digest means nothing outside this process. It
+ * never reaches the report (values there are masked again from the state).
+ */
+const COMPARISON_KEY = crypto.randomBytes(32);
+const comparableMask = (secret: unknown) =>
+  `${MASK}:${crypto
+    .createHmac("sha256", COMPARISON_KEY)
+    .update(JSON.stringify(secret) ?? "")
+    .digest("hex")}`;
 
 /**
  * Split a Pulumi property path (`spec.template.spec.containers[0].image`,
@@ -243,23 +264,13 @@ export function formatPropertyPath(segments: readonly (string | number)[]): stri
     .join("");
 }
 
-/** Leaf paths where two output trees differ (secrets compare as opaque leaves). */
-function differingPaths(
-  before: unknown,
-  after: unknown,
-  prefix: (string | number)[] = [],
-): (string | number)[][] {
-  const container = (v: unknown) => (Array.isArray(v) || isPlainObject(v)) && !isSecretSentinel(v);
-  if (container(before) && container(after) && Array.isArray(before) === Array.isArray(after)) {
-    const b = before as Record<string, unknown>;
-    const a = after as Record<string, unknown>;
-    const keys = [...new Set([...Object.keys(b), ...Object.keys(a)])];
-    return keys.flatMap((k) => {
-      const key = Array.isArray(before) ? Number(k) : k;
-      return differingPaths(b[k], a[k], [...prefix, key]);
-    });
-  }
-  return JSON.stringify(before) === JSON.stringify(after) ? [] : [prefix];
+/**
+ * Leaf paths where two output trees differ: masked first (a secret compares as one opaque leaf,
+ * changed or not), then diffed.
+ */
+function differingPaths(before: unknown, after: unknown): (string | number)[][] {
+  const masked = (v: unknown) => ({ root: maskSecrets(v, comparableMask) });
+  return diff(masked(before), masked(after)).map((d) => d.path.slice(1));
 }
 
 const MAX_PROPERTIES = 25;

@@ -1,5 +1,6 @@
 // Hand a delivery stack the scoped kubeconfig that Jenkins holds (a credentials file), for one
-// run, without it ever touching a command line, a log, or the checked-out stack file.
+// run, without it ever touching a command line, a log, or the checked-out stack file. Shared by
+// `scoped-cd deploy` and `scoped-cd drift`.
 //
 // The stack's committed Pulumi.<stack>.yaml is copied into a private temporary directory; in the
 // copy, `scoped-cd:accessStack` is dropped (the kubeconfig replaces it: config validation allows
@@ -13,7 +14,10 @@ import * as path from "node:path";
 const ACCESS_STACK_KEY = "scoped-cd:accessStack";
 const KUBECONFIG_KEY = "scoped-cd:kubeconfig";
 
-/** Run the Pulumi CLI; stdin from a file descriptor if given; stdout discarded, never shown. */
+/**
+ * Run the Pulumi CLI; stdin from a file descriptor if given; stdout discarded, never shown.
+ * Spawned by hand because the Automation API's setConfig puts the value on the command line.
+ */
 function pulumi(
   args: string[],
   cwd: string,

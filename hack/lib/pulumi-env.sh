@@ -1,17 +1,17 @@
-# Sourced by scripts that run the Pulumi CLI (deploy.sh, handoff.sh, with-pulumi.sh).
+# Sourced by with-pulumi.sh, which the npm aliases of the scoped-cd CLI run it through.
 # Put a Pulumi CLI on PATH: the agent's own if it has one (a Jenkins agent), else the offline
-# toolchain's (scripts/toolchain.sh, for local use). The caller's backend always wins: the
+# toolchain's (hack/toolchain.sh, for local use). The caller's backend always wins: the
 # toolchain's default is a file backend under .local/, which must never replace the backend that
 # Jenkins hands over (PULUMI_BACKEND_URL from its credentials store).
 # shellcheck shell=bash
 scoped_cd_repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 if ! command -v pulumi >/dev/null 2>&1; then
   scoped_cd_backend="${PULUMI_BACKEND_URL-}"
-  eval "$(bash "$scoped_cd_repo/scripts/toolchain.sh" env)"
+  eval "$(bash "$scoped_cd_repo/hack/toolchain.sh" env)"
   if [ -n "$scoped_cd_backend" ]; then export PULUMI_BACKEND_URL="$scoped_cd_backend"; fi
   unset scoped_cd_backend
   if ! command -v pulumi >/dev/null 2>&1; then
-    echo "no Pulumi CLI: install one on this agent, or build the toolchain (bash scripts/toolchain.sh)" >&2
+    echo "no Pulumi CLI: install one on this agent, or build the toolchain (bash hack/toolchain.sh)" >&2
     exit 2
   fi
 fi

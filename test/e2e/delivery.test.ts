@@ -2,50 +2,24 @@
 // three delivery stacks promoting test -> preprod -> prod through scoped kubeconfigs only, the
 // promotion gate, drift reports and the containment check (docs/jenkins.md).
 import * as assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { promisify } from "node:util";
 import { adminClients, Clients } from "./kube";
 import {
   collect,
   createTestStack,
+  execFileAsync,
   REPO,
-  TEST_PASSPHRASE,
+  runCli,
   TestStack,
   uniqueSuffix,
 } from "./support";
 
-const execFileAsync = promisify(execFile);
 const suffix = uniqueSuffix();
 const STAGES = ["test", "preprod", "prod"] as const;
 const namespaceOf = (stage: string) => `e2e-${stage}-${suffix}`;
 const qualified = (stack: string) => `organization/scoped-cd/${stack}`;
-
-/** Run one of the project's CLIs (bin/scripts/*.js); resolves with its exit code and output. */
-async function runScript(
-  script: string,
-  args: string[],
-  env: Record<string, string> = {},
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await execFileAsync(
-      "node",
-      [path.join(REPO, "bin/scripts", script), ...args],
-      {
-        env: { ...process.env, PULUMI_CONFIG_PASSPHRASE: TEST_PASSPHRASE, ...env },
-        timeout: 5 * 60_000,
-        maxBuffer: 16 * 1024 * 1024,
-      },
-    );
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code?: number; stdout?: string; stderr?: string };
-    if (typeof e.code !== "number") throw err;
-    return { code: e.code, stdout: e.stdout ?? "", stderr: e.stderr ?? "" };
-  }
-}
 
 describe("Jenkins delivery on the local cluster", function () {
   this.timeout(20 * 60_000);
@@ -125,7 +99,8 @@ describe("Jenkins delivery on the local cluster", function () {
    */
   async function driftReport(t: TestStack, name: string) {
     const out = path.join(reportDir, `${name}.md`);
-    const { code } = await runScript("drift.js", [
+    const { code } = await runCli([
+      "drift",
       "--work-dir",
       t.workDir,
       "--stack",
@@ -199,9 +174,16 @@ describe("Jenkins delivery on the local cluster", function () {
 
   it("verifies the containment of a good stage with its scoped kubeconfig only", async () => {
     const t = delivery.prod;
-    const result = await runScript(
-      "verify.js",
-      ["--work-dir", t.workDir, "--stack", t.name, "--kubeconfig-file", kubeconfigFiles.prod],
+    const result = await runCli(
+      [
+        "verify",
+        "--work-dir",
+        t.workDir,
+        "--stack",
+        t.name,
+        "--kubeconfig-file",
+        `${t.name}=${kubeconfigFiles.prod}`,
+      ],
       { KUBECONFIG: path.join(reportDir, "no-admin-kubeconfig") },
     );
     assert.equal(result.code, 0, result.stdout + result.stderr);
@@ -215,13 +197,14 @@ describe("Jenkins delivery on the local cluster", function () {
     role.rules = [...declaredRules, { apiGroups: ["*"], resources: ["*"], verbs: ["*"] }];
     await admin.rbac.replaceNamespacedRole({ name: "scoped-deployer", namespace, body: role });
 
-    const verify = await runScript("verify.js", [
+    const verify = await runCli([
+      "verify",
       "--work-dir",
       delivery.prod.workDir,
       "--stack",
       delivery.prod.name,
       "--kubeconfig-file",
-      kubeconfigFiles.prod,
+      `${delivery.prod.name}=${kubeconfigFiles.prod}`,
     ]);
     assert.equal(
       verify.code,

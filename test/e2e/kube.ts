@@ -35,7 +35,7 @@ export async function clientsFor(kubeconfigYaml: string): Promise<Clients> {
 /** API clients for the admin kubeconfig file (KUBECONFIG). */
 export async function adminClients(): Promise<Clients> {
   const file = process.env.KUBECONFIG;
-  if (!file) throw new Error("KUBECONFIG is not set: run through scripts/e2e.sh");
+  if (!file) throw new Error("KUBECONFIG is not set: run through hack/e2e.sh");
   return clientsFor(fs.readFileSync(file, "utf8"));
 }
 
@@ -92,4 +92,14 @@ export async function canI(
     },
   });
   return review.status?.allowed === true;
+}
+
+/** The bearer token of a kubeconfig's current user (client-node parses it, no regex). */
+export async function tokenOf(kubeconfigYaml: string): Promise<string> {
+  const k = await loadClientNode();
+  const kc = new k.KubeConfig();
+  kc.loadFromString(kubeconfigYaml);
+  const token = kc.getCurrentUser()?.token;
+  if (!token) throw new Error("the kubeconfig's current user has no token");
+  return token;
 }

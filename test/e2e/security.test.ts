@@ -1,11 +1,9 @@
 // The security model (README "Security model"), proven against the real API server with the real
 // Pulumi CLI. One stack with two stages is shared by the describes below, which run in order.
 import * as assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { promisify } from "node:util";
 import { EngineEvent, OpType } from "@pulumi/pulumi/automation";
 import { deployerRules } from "../../policy/deployerProfile";
 import {
@@ -16,10 +14,12 @@ import {
   loadClientNode,
   messageOf,
   statusOf,
+  tokenOf,
 } from "./kube";
 import {
   collect,
   createTestStack,
+  execFileAsync,
   REPO,
   TEST_PASSPHRASE,
   TestStack,
@@ -27,7 +27,6 @@ import {
   waitFor,
 } from "./support";
 
-const execFileAsync = promisify(execFile);
 const suffix = uniqueSuffix();
 const NS_A = `e2e-sec-a-${suffix}`;
 const NS_B = `e2e-sec-b-${suffix}`;
@@ -102,8 +101,6 @@ function pathsContaining(value: unknown, needle: string, at = "$"): string[] {
   }
   return [];
 }
-
-const tokenOf = (kubeconfig: string) => /token: (\S+)/.exec(kubeconfig)![1];
 
 describe("security model on the real API server", function () {
   this.timeout(15 * 60_000);
@@ -502,7 +499,7 @@ describe("security model on the real API server", function () {
         namespace: NS_A,
         body: { spec: { audiences: [], expirationSeconds: 600 } },
       });
-      const tillerKubeconfig = kubeconfigA.replace(tokenOf(kubeconfigA), token.status!.token);
+      const tillerKubeconfig = kubeconfigA.replace(await tokenOf(kubeconfigA), token.status!.token);
       const tiller = await clientsFor(tillerKubeconfig);
       const rulesOf = async (c: Clients) =>
         (
@@ -629,7 +626,7 @@ describe("security model on the real API server", function () {
 
   describe("secrets at rest", () => {
     it("keeps the token and kubeconfig out of the state, the backend files, outputs and the CLI's output", async () => {
-      const token = tokenOf(kubeconfigA);
+      const token = await tokenOf(kubeconfigA);
       // The CLI itself, without --show-secrets (the Automation API's exportStack decrypts).
       const pulumiEnv = { ...process.env, PULUMI_CONFIG_PASSPHRASE: TEST_PASSPHRASE };
       const exportRun = await execFileAsync("pulumi", ["stack", "export", "--stack", t.name], {
@@ -708,7 +705,7 @@ describe("security model on the real API server", function () {
       }
 
       kubeconfigA = up.outputs.kubeconfigs.value.a;
-      assert.notEqual(tokenOf(kubeconfigA), tokenOf(oldKubeconfig));
+      assert.notEqual(await tokenOf(kubeconfigA), await tokenOf(oldKubeconfig));
       scoped = await clientsFor(kubeconfigA);
       assert.equal(await statusOf(scoped.core.listNamespacedConfigMap({ namespace: NS_A })), 0);
 

@@ -1,5 +1,5 @@
 // End-to-end support: a throw-away copy of the project per stack, driven by the real Pulumi CLI
-// through the Automation API, against the local cluster that scripts/e2e.sh started.
+// through the Automation API, against the local cluster that hack/e2e.sh started.
 import { execFile } from "node:child_process";
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
@@ -10,7 +10,8 @@ import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
 import * as yaml from "js-yaml";
 
 export const REPO = path.resolve(__dirname, "../../..");
-const execFileAsync = promisify(execFile);
+/** execFile as a promise: the one copy for every e2e helper and test. */
+export const execFileAsync = promisify(execFile);
 
 /** The passphrase of throw-away test stacks (local file backend only). */
 export const TEST_PASSPHRASE = "scoped-cd-e2e-only";
@@ -18,7 +19,7 @@ export const TEST_PASSPHRASE = "scoped-cd-e2e-only";
 export function requireEnv(name: string): string {
   const value = process.env[name];
   if (!value) {
-    throw new Error(`${name} is not set: run end-to-end tests through scripts/e2e.sh (npm test)`);
+    throw new Error(`${name} is not set: run end-to-end tests through hack/e2e.sh (npm test)`);
   }
   return value;
 }
@@ -112,4 +113,38 @@ export async function waitFor<T>(
     await new Promise((r) => setTimeout(r, 1000));
   }
   throw new Error(`timed out after ${seconds}s waiting for ${what}: ${String(lastError ?? "")}`);
+}
+
+export interface CliRun {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/**
+ * Run the built `scoped-cd` CLI (bin/cli/main.js) as Jenkins or an operator would; resolves with
+ * its exit code and output (never rejects for a non-zero exit). `env` adds to the test's
+ * environment; a key set to undefined is removed from it.
+ */
+export async function runCli(
+  args: readonly string[],
+  env: Record<string, string | undefined> = {},
+): Promise<CliRun> {
+  const merged: NodeJS.ProcessEnv = { ...process.env, PULUMI_CONFIG_PASSPHRASE: TEST_PASSPHRASE };
+  for (const [key, value] of Object.entries(env)) {
+    if (value === undefined) delete merged[key];
+    else merged[key] = value;
+  }
+  try {
+    const { stdout, stderr } = await execFileAsync(
+      "node",
+      [path.join(REPO, "bin/cli/main.js"), ...args],
+      { env: merged, timeout: 5 * 60_000, maxBuffer: 16 * 1024 * 1024 },
+    );
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code?: unknown; stdout?: string; stderr?: string };
+    if (typeof e.code !== "number") throw err;
+    return { code: e.code, stdout: e.stdout ?? "", stderr: e.stderr ?? "" };
+  }
 }

@@ -2,7 +2,7 @@
 // delivers them (checked against a real CLI run): a refresh phase (op "refresh", the diff on the
 // resOutputsEvent), then the preview phase. Shared by the unit tests and docs/jenkins.md's example.
 import type { EngineEvent, StepEventMetadata } from "@pulumi/pulumi/automation";
-import type { StackPreview } from "../../scripts/lib/driftReport";
+import type { StackPreview } from "../../cli/lib/driftReport";
 
 /** A preview that ran (StackPreview's first form). */
 export type PreviewWithEvents = Extract<StackPreview, { events: unknown }>;

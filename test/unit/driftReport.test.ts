@@ -10,7 +10,7 @@ import {
   parsePropertyPath,
   renderDriftReport,
   resourceLabel,
-} from "../../scripts/lib/driftReport";
+} from "../../cli/lib/driftReport";
 import { cleanStack, driftedStack, failedStack } from "./driftReport.fixtures";
 
 // The report exactly as a reviewer sees it in the pull request.

@@ -1,0 +1,41 @@
+// The flags shared by the subcommands: one name and one meaning for each concept, defined once.
+import { Option } from "commander";
+import { PROJECT_ROOT } from "./lib/paths";
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+export const stackOption = (description: string) => new Option("--stack <name>", description);
+
+export const repeatableStackOption = (description: string) =>
+  new Option("--stack <name>", description).argParser(collect);
+
+export const stageOption = (description: string) => new Option("--stage <name>", description);
+
+export const kubeconfigFileOption = (repeatable: boolean) => {
+  const option = new Option(
+    "--kubeconfig-file <stack>=<path>",
+    "the scoped kubeconfig of a single-stage stack, as Jenkins holds it (a file; never printed)" +
+      (repeatable ? "; repeat for each stack" : ""),
+  );
+  return repeatable ? option.argParser(collect) : option;
+};
+
+export const workDirOption = () =>
+  new Option("--work-dir <dir>", "the Pulumi project directory").default(
+    PROJECT_ROOT,
+    "the project root",
+  );
+
+export const outputOption = () =>
+  new Option("--output <format>", "how to print the result")
+    .choices(["text", "json"])
+    .default("text");
+
+export const yesOption = (description: string) => new Option("--yes", description);
+
+export const outOption = (description: string) => new Option("--out <file>", description);
+
+/** Options every subcommand has. */
+export interface CommonOptions {
+  readonly workDir: string;
+}

@@ -1,0 +1,117 @@
+// The `scoped-cd` command: one commander program with the subcommands of cli/commands/. Each
+// subcommand validates its options into plain args (a usage error exits 2 before anything runs),
+// then runs. Every error line reads `scoped-cd <subcommand>: <message>`; a user error never shows
+// a stack trace.
+import { Command, CommanderError } from "commander";
+import { defineDemo, demoArgs, runDemo } from "./commands/demo";
+import { defineDeploy, deployArgs, runDeploy } from "./commands/deploy";
+import { defineDrift, driftArgs, runDrift } from "./commands/drift";
+import { defineHandoff, handoffArgs, runHandoff } from "./commands/handoff";
+import { defineVerify, runVerify, verifyArgs } from "./commands/verify";
+import { CliError, commandFailure } from "./errors";
+import { EXIT_COULD_NOT_RUN, EXIT_OK, ExitCode } from "./exitCodes";
+import { Io, processIo } from "./io";
+
+/** What each subcommand does once its args are valid; the tests replace them. */
+export interface Runners {
+  readonly deploy: typeof runDeploy;
+  readonly handoff: typeof runHandoff;
+  readonly drift: typeof runDrift;
+  readonly verify: typeof runVerify;
+  readonly demo: typeof runDemo;
+}
+
+const RUNNERS: Runners = {
+  deploy: runDeploy,
+  handoff: runHandoff,
+  drift: runDrift,
+  verify: runVerify,
+  demo: runDemo,
+};
+
+/** `scoped-cd deploy: <message>` (or `scoped-cd: <message>` outside a subcommand). */
+export function errorLine(subcommand: string | undefined, message: string): string {
+  return `scoped-cd${subcommand ? ` ${subcommand}` : ""}: ${message.trimEnd()}\n`;
+}
+
+interface RunState {
+  subcommand?: string;
+  code: ExitCode;
+}
+
+function buildProgram(io: Io, runners: Runners, state: RunState): Command {
+  const output = (name?: string) => ({
+    writeOut: io.stdout,
+    writeErr: io.stderr,
+    // commander's own messages start with "error: "; ours say which subcommand speaks.
+    outputError: (text: string, write: (s: string) => void) =>
+      write(errorLine(name, text.replace(/^error: /, ""))),
+  });
+  const program = new Command("scoped-cd")
+    .description(
+      "Deploy Helm charts per stage through a namespace-scoped identity, never the admin credential.",
+    )
+    .exitOverride()
+    .configureOutput(output())
+    .showSuggestionAfterError()
+    .addHelpText(
+      "after",
+      `
+Exit codes: 0 ok, 1 drift/changes/surprise found, 2 usage error or could not run, 3 declined.
+
+Examples:
+  $ scoped-cd deploy --stack test --kubeconfig-file test=/run/secrets/test.kubeconfig
+  $ scoped-cd verify --stack test --kubeconfig-file test=/run/secrets/test.kubeconfig
+  $ scoped-cd drift --stack test --stack preprod --out drift-report.md
+  $ scoped-cd handoff --stack prod-access
+  $ scoped-cd demo`,
+    );
+
+  const add = <O, A>(
+    name: keyof Runners,
+    define: (p: Command) => Command,
+    validate: (opts: O) => A,
+    run: (args: A, io: Io) => Promise<ExitCode>,
+  ) => {
+    define(program)
+      .configureOutput(output(name))
+      .action(async (opts: O) => {
+        state.subcommand = name;
+        state.code = await run(validate(opts), io);
+      });
+  };
+  add("deploy", defineDeploy, deployArgs, runners.deploy);
+  add("handoff", defineHandoff, handoffArgs, runners.handoff);
+  add("drift", defineDrift, driftArgs, runners.drift);
+  add("verify", defineVerify, verifyArgs, (a, i) => runners.verify(a, i));
+  add("demo", defineDemo, demoArgs, runners.demo);
+  return program;
+}
+
+/** Run `scoped-cd` with the arguments after the command name; resolves with the exit code. */
+export async function run(
+  argv: readonly string[],
+  io: Io = processIo,
+  runners: Partial<Runners> = {},
+): Promise<ExitCode> {
+  const state: RunState = { code: EXIT_OK };
+  const program = buildProgram(io, { ...RUNNERS, ...runners }, state);
+  try {
+    await program.parseAsync([...argv], { from: "user" });
+    return state.code;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // Already printed by commander (help, version, or a usage error in our prefix style).
+      return err.code === "commander.helpDisplayed" || err.code === "commander.version"
+        ? EXIT_OK
+        : EXIT_COULD_NOT_RUN;
+    }
+    if (err instanceof CliError) {
+      io.stderr(errorLine(state.subcommand, err.message));
+      return err.exitCode;
+    }
+    // Anything else is a failure we did not foresee: say what, still without a stack trace.
+    io.stderr(errorLine(state.subcommand, `could not run: ${commandFailure(err)}`));
+    return EXIT_COULD_NOT_RUN;
+  }
+}
