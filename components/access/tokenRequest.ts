@@ -1,4 +1,5 @@
 // An expiring deployer token minted through the TokenRequest API (`serviceaccounts/token`), which
+/* eslint-disable @typescript-eslint/no-explicit-any -- the API server's JSON and the kubeconfig are untyped here: this code is serialized into the state and may import no types */
 // the Kubernetes provider does not offer as a resource: a Pulumi dynamic provider.
 //
 // Each token is bound (`boundObjectRef`) to an Opaque Secret that this provider creates next to
