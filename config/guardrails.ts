@@ -1,26 +1,112 @@
 // `stages.<stage>.guardrails`: what closes the stage namespace beyond RBAC.
 import { z } from "zod";
-import { quantity } from "./primitives";
+import {
+  annotationPatternAdmits,
+  DEFAULT_INGRESS_ANNOTATIONS,
+  HOST_PATTERN,
+  INJECTION_ANNOTATION_KEYS,
+  isInjectionAnnotation,
+  KNOWN_SNIPPET_KEYS,
+  SERVICE_TYPES,
+} from "../policy/admission";
+import { cidrContains, METADATA_ADDRESSES, parseCidr } from "../policy/egress";
+import { DEFAULT_QUOTA } from "../policy/quota";
+import { DNS1123_LABEL, DNS1123_MESSAGE, quantity } from "./primitives";
 
 const containerDefaults = z.strictObject({
   cpu: quantity,
   memory: quantity,
 });
 
+const uniqueList = <T extends z.ZodTypeAny>(item: T) =>
+  z.array(item).refine((l) => new Set(l).size === l.length, "must not repeat an entry");
+
+const hostPattern = z
+  .string()
+  .regex(
+    HOST_PATTERN,
+    "must be a lowercase DNS name, optionally starting with '*.' followed by at least two labels (e.g. *.test.example.com)",
+  );
+
+const annotationPattern = z
+  .string()
+  .min(1, "must not be empty")
+  .refine(
+    (p) =>
+      !isInjectionAnnotation(p) &&
+      ![...INJECTION_ANNOTATION_KEYS, ...KNOWN_SNIPPET_KEYS].some((k) =>
+        annotationPatternAdmits(p, k),
+      ),
+    "admits a configuration-injection annotation family (snippets, server-alias, auth-url, …); list safe annotations one by one",
+  );
+
+const cidr = z.string().superRefine((c, ctx) => {
+  const parsed = parseCidr(c);
+  if ("error" in parsed) ctx.addIssue({ code: "custom", message: parsed.error });
+  else if (METADATA_ADDRESSES.some((m) => cidrContains(m, c))) {
+    ctx.addIssue({
+      code: "custom",
+      message: `is the cloud metadata address (${METADATA_ADDRESSES.join(", ")}), which stage pods never reach`,
+    });
+  }
+});
+
+const egressAllow = z.strictObject({
+  cidr,
+  ports: z
+    .array(
+      z.strictObject({
+        port: z.number().int().min(1).max(65535),
+        protocol: z.enum(["TCP", "UDP", "SCTP"]).default("TCP"),
+      }),
+    )
+    .optional(),
+});
+
 export const guardrailsSchema = z
   .strictObject({
     podSecurity: z.enum(["restricted", "baseline"]).default("restricted"),
-    quota: z.record(z.string(), quantity).default({
-      "requests.cpu": "2",
-      "requests.memory": "4Gi",
-      "limits.cpu": "4",
-      "limits.memory": "8Gi",
-      pods: "20",
-    }),
+    /** Overrides per key over the defaults (policy/quota.ts); keys cannot be removed. */
+    quota: z
+      .record(z.string(), quantity)
+      .default({})
+      .transform((q) => ({ ...DEFAULT_QUOTA, ...q })),
     /** LimitRange defaults for containers that set no requests/limits of their own. */
     containerRequests: containerDefaults.default({ cpu: "100m", memory: "128Mi" }),
     containerLimits: containerDefaults.default({ cpu: "500m", memory: "512Mi" }),
     isolateNetwork: z.boolean().default(true),
+    services: z
+      .strictObject({
+        /** Service types besides ClusterIP the stage may create. */
+        allowTypes: uniqueList(z.enum(SERVICE_TYPES)).default([]),
+      })
+      .prefault({}),
+    ingress: z
+      .strictObject({
+        allowHosts: uniqueList(hostPattern).default([]),
+        allowClasses: uniqueList(z.string().regex(DNS1123_LABEL, DNS1123_MESSAGE)).default([]),
+        allowAnnotations: uniqueList(annotationPattern).default(DEFAULT_INGRESS_ANNOTATIONS),
+      })
+      .prefault({}),
+    workloads: z
+      .strictObject({
+        allowPriorityClasses: uniqueList(
+          z
+            .string()
+            .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, "must be a PriorityClass name")
+            .refine((n) => !n.startsWith("system-"), "system-* priority classes are never allowed"),
+        ).default([]),
+      })
+      .prefault({}),
+    disruptionBudgets: z
+      .strictObject({ allowMinAvailable: z.boolean().default(false) })
+      .prefault({}),
+    egress: z
+      .strictObject({
+        isolate: z.boolean().default(true),
+        allow: z.array(egressAllow).default([]),
+      })
+      .prefault({}),
   })
   .prefault({});
 

@@ -1,5 +1,9 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { egressRules, EgressAllow } from "../../policy/egress";
+import { stageQuota } from "../../policy/quota";
+import { AdmissionSettings } from "../../policy/admission";
+import { AdmissionGuardrails } from "./admissionGuardrails";
 import { AUTHORITATIVE, stageLabels } from "./labels";
 
 export interface ScopedNamespaceArgs {
@@ -9,8 +13,15 @@ export interface ScopedNamespaceArgs {
   readonly namespace: string;
   /** Pod Security Admission level enforced on the namespace. */
   readonly podSecurity: "restricted" | "baseline";
-  /** ResourceQuota `hard` limits. */
+  /** ResourceQuota `hard` limits (node ports and load balancers are added per services.allowTypes). */
   readonly quota: Readonly<Record<string, string>>;
+  /** Admission guardrails' settings (policy/admission.ts). */
+  readonly services: AdmissionSettings["services"];
+  readonly ingress: AdmissionSettings["ingress"];
+  readonly workloads: AdmissionSettings["workloads"];
+  readonly disruptionBudgets: AdmissionSettings["disruptionBudgets"];
+  /** Egress isolation: own namespace, cluster DNS and these allowances only. */
+  readonly egress: { readonly isolate: boolean; readonly allow: readonly EgressAllow[] };
   /** LimitRange defaults for containers that declare no requests. */
   readonly containerRequests: { readonly cpu: string; readonly memory: string };
   /** LimitRange defaults for containers that declare no limits. */
@@ -25,7 +36,8 @@ export interface ScopedNamespaceArgs {
 
 /**
  * A stage's namespace and its guardrails: Pod Security Admission labels, a ResourceQuota, a
- * LimitRange and a NetworkPolicy isolating ingress. The deployer can edit none of them.
+ * LimitRange, NetworkPolicies isolating ingress and egress, and the admission policies. The
+ * deployer can edit none of them.
  */
 export class ScopedNamespace extends pulumi.ComponentResource {
   /** The namespace's name, known once it exists. */
@@ -64,7 +76,7 @@ export class ScopedNamespace extends pulumi.ComponentResource {
       `${name}-quota`,
       {
         metadata: { name: "stage-quota", namespace: this.name, labels, annotations },
-        spec: { hard: { ...args.quota } },
+        spec: { hard: stageQuota(args.quota, args.services.allowTypes) },
       },
       inNamespace,
     );
@@ -104,6 +116,40 @@ export class ScopedNamespace extends pulumi.ComponentResource {
         ),
       );
     }
+
+    if (args.egress.isolate) {
+      // Selects every pod; egress only to the namespace, cluster DNS and the stage's allowances
+      // (the metadata address excepted from each). Only where the network plugin enforces it.
+      this.guardrails.push(
+        new k8s.networking.v1.NetworkPolicy(
+          `${name}-egress`,
+          {
+            metadata: { name: "stage-egress", namespace: this.name, labels, annotations },
+            spec: {
+              podSelector: {},
+              policyTypes: ["Egress"],
+              egress: egressRules(args.egress.allow),
+            },
+          },
+          inNamespace,
+        ),
+      );
+    }
+
+    const admission = new AdmissionGuardrails(
+      `${name}-admission`,
+      {
+        stage: args.stage,
+        namespace: args.namespace,
+        services: args.services,
+        ingress: args.ingress,
+        workloads: args.workloads,
+        disruptionBudgets: args.disruptionBudgets,
+        provider,
+      },
+      { parent: this, dependsOn: [namespace] },
+    );
+    this.guardrails.push(...admission.resources);
 
     this.registerOutputs({ name: this.name });
   }

@@ -11,6 +11,8 @@ const T = {
   quota: "kubernetes:core/v1:ResourceQuota",
   limits: "kubernetes:core/v1:LimitRange",
   netpol: "kubernetes:networking.k8s.io/v1:NetworkPolicy",
+  vap: "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicy",
+  vapBinding: "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicyBinding",
   sa: "kubernetes:core/v1:ServiceAccount",
   role: "kubernetes:rbac.authorization.k8s.io/v1:Role",
   binding: "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding",
@@ -66,7 +68,9 @@ describe("the program in mode all", () => {
       [T.namespace]: 1,
       [T.quota]: 1,
       [T.limits]: 1,
-      [T.netpol]: 1,
+      [T.netpol]: 2, // ingress + egress isolation
+      [T.vap]: 6, // services, ingress, workloads, disruption, rbac, identities
+      [T.vapBinding]: 6,
       [T.random]: 1,
       [T.sa]: 2, // deployer + tiller
       [T.role]: 2,
@@ -80,6 +84,7 @@ describe("the program in mode all", () => {
   it("uses a token type for every component, and parents every child", () => {
     const components = result.registrations.filter((r) => !r.custom);
     assert.deepEqual([...new Set(components.map((c) => c.type))].sort(), [
+      "scoped-cd:access:AdmissionGuardrails",
       "scoped-cd:access:DeployerAccess",
       "scoped-cd:access:ScopedNamespace",
       "scoped-cd:access:Tiller",

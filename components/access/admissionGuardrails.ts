@@ -1,0 +1,67 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { admissionPolicies, AdmissionSettings, policyName } from "../../policy/admission";
+import { AUTHORITATIVE, stageLabels } from "./labels";
+
+export interface AdmissionGuardrailsArgs extends AdmissionSettings {
+  /** The admin provider; access-layer resources only. */
+  readonly provider: k8s.Provider;
+}
+
+/**
+ * The stage's ValidatingAdmissionPolicies and their bindings (policy/admission.ts): they refuse the
+ * fields RBAC cannot (externalIPs, foreign Ingress hosts, control-plane scheduling, …). Both are
+ * cluster-scoped objects only the admin can edit; the bindings select the stage namespace by
+ * `kubernetes.io/metadata.name`, a label the API server sets from the name and nobody can change.
+ */
+export class AdmissionGuardrails extends pulumi.ComponentResource {
+  /** Policies and bindings; releases wait for them. */
+  public readonly resources: pulumi.Resource[] = [];
+
+  constructor(name: string, args: AdmissionGuardrailsArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("scoped-cd:access:AdmissionGuardrails", name, {}, opts);
+    const provider = args.provider;
+    const labels = stageLabels(args.stage, "admission");
+    const namespaceSelector = {
+      matchExpressions: [
+        { key: "kubernetes.io/metadata.name", operator: "In", values: [args.namespace] },
+      ],
+    };
+    for (const p of admissionPolicies(args)) {
+      const objectName = policyName(args.namespace, p.class);
+      const policy = new k8s.admissionregistration.v1.ValidatingAdmissionPolicy(
+        `${name}-${p.class}`,
+        {
+          metadata: { name: objectName, labels, annotations: AUTHORITATIVE },
+          spec: {
+            // A policy that cannot be evaluated refuses rather than admits.
+            failurePolicy: "Fail",
+            matchConstraints: {
+              matchPolicy: "Equivalent",
+              namespaceSelector,
+              resourceRules: p.resourceRules,
+            },
+            matchConditions: p.matchConditions,
+            variables: p.variables,
+            validations: p.validations,
+          },
+        },
+        { parent: this, provider },
+      );
+      const binding = new k8s.admissionregistration.v1.ValidatingAdmissionPolicyBinding(
+        `${name}-${p.class}-binding`,
+        {
+          metadata: { name: objectName, labels, annotations: AUTHORITATIVE },
+          spec: {
+            policyName: policy.metadata.name,
+            validationActions: ["Deny"],
+            matchResources: { namespaceSelector },
+          },
+        },
+        { parent: this, provider },
+      );
+      this.resources.push(policy, binding);
+    }
+    this.registerOutputs({});
+  }
+}

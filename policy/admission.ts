@@ -1,0 +1,496 @@
+// Admission guardrails as pure data: the ValidatingAdmissionPolicies that close what RBAC cannot
+// (fields of objects the deployer legitimately manages). One set of policies per stage, with the
+// stage's allowances inlined into the CEL, so what is enforced is visible in every diff and no
+// parameter object exists that anyone could edit apart from the policy itself.
+
+/** The stage settings the policies depend on (a subset of `guardrails`). */
+export interface AdmissionSettings {
+  /** Stage name: messages name the config key `scoped-cd:stages.<stage>.guardrails.…`. */
+  readonly stage: string;
+  /** The stage namespace (policies select it by its immutable `kubernetes.io/metadata.name`). */
+  readonly namespace: string;
+  readonly services: { readonly allowTypes: readonly ServiceType[] };
+  readonly ingress: {
+    readonly allowHosts: readonly string[];
+    readonly allowClasses: readonly string[];
+    readonly allowAnnotations: readonly string[];
+  };
+  readonly workloads: { readonly allowPriorityClasses: readonly string[] };
+  readonly disruptionBudgets: { readonly allowMinAvailable: boolean };
+}
+
+export const SERVICE_TYPES = ["NodePort", "LoadBalancer", "ExternalName"] as const;
+export type ServiceType = (typeof SERVICE_TYPES)[number];
+
+/** Every rule's id starts its message, so a denial says which guardrail refused it. */
+export const RULE_PREFIX = "scoped-cd guardrail";
+
+/**
+ * Ingress annotation families that inject controller configuration or widen what an Ingress
+ * reaches. Always refused: no allow-list entry can admit them (config validation refuses one that
+ * would). Matched by `contains` (families) or exact key.
+ */
+export const INJECTION_ANNOTATION_FRAGMENTS = [
+  // ingress-nginx configuration/server/auth/stream/modsecurity-snippet (CVE-2021-25742),
+  // NGINX Inc. nginx.org/*-snippets, haproxy.org/*-config-snippet.
+  "snippet",
+] as const;
+export const INJECTION_ANNOTATION_KEYS = [
+  // ingress-nginx: extra server names (bypass the host allow-list), and values rendered into
+  // nginx.conf (the 2025 annotation CVEs: auth-url CVE-2025-24514, auth-tls-match-cn
+  // CVE-2025-1097, mirror-* CVE-2025-1098); Secrets of other namespaces by `ns/name`.
+  "nginx.ingress.kubernetes.io/server-alias",
+  "nginx.ingress.kubernetes.io/auth-url",
+  "nginx.ingress.kubernetes.io/auth-signin",
+  "nginx.ingress.kubernetes.io/auth-tls-match-cn",
+  "nginx.ingress.kubernetes.io/auth-tls-secret",
+  "nginx.ingress.kubernetes.io/proxy-ssl-secret",
+  "nginx.ingress.kubernetes.io/mirror-target",
+  "nginx.ingress.kubernetes.io/mirror-host",
+  "nginx.ingress.kubernetes.io/auth-proxy-set-headers",
+  // Traefik: middlewares of other namespaces (`ns-name@kubernetescrd`); v1 frontend rules
+  // (host matching outside spec.rules).
+  "traefik.ingress.kubernetes.io/router.middlewares",
+  "traefik.frontend.rule",
+  "traefik.frontend.rule.type",
+  // HAProxy Ingress: raw configuration blocks.
+  "haproxy-ingress.github.io/config-backend",
+  "haproxy-ingress.github.io/config-defaults",
+  "haproxy-ingress.github.io/config-frontend",
+  "haproxy-ingress.github.io/config-global",
+  "ingress.kubernetes.io/config-backend",
+] as const;
+
+/** Well-known members of the snippet family (config validation checks prefixes against them). */
+export const KNOWN_SNIPPET_KEYS = [
+  "nginx.ingress.kubernetes.io/configuration-snippet",
+  "nginx.ingress.kubernetes.io/server-snippet",
+  "nginx.ingress.kubernetes.io/auth-snippet",
+  "nginx.ingress.kubernetes.io/stream-snippet",
+  "nginx.org/server-snippets",
+  "nginx.org/location-snippets",
+  "haproxy.org/backend-config-snippet",
+  "haproxy.org/frontend-config-snippet",
+] as const;
+
+/** True when an annotation key belongs to a refused family. */
+export function isInjectionAnnotation(key: string): boolean {
+  return (
+    INJECTION_ANNOTATION_FRAGMENTS.some((f) => key.includes(f)) ||
+    (INJECTION_ANNOTATION_KEYS as readonly string[]).includes(key)
+  );
+}
+
+/** An allow-list entry: an exact key, or a prefix ending in `*`. */
+export function annotationPatternAdmits(pattern: string, key: string): boolean {
+  return pattern.endsWith("*") ? key.startsWith(pattern.slice(0, -1)) : key === pattern;
+}
+
+/** Default annotation allow-list: what Helm and common charts set, none of it injectable. */
+export const DEFAULT_INGRESS_ANNOTATIONS = [
+  "meta.helm.sh/release-name",
+  "meta.helm.sh/release-namespace",
+  "kubectl.kubernetes.io/last-applied-configuration",
+  "cert-manager.io/cluster-issuer",
+  "cert-manager.io/issuer",
+  "nginx.ingress.kubernetes.io/rewrite-target",
+  "nginx.ingress.kubernetes.io/ssl-redirect",
+  "nginx.ingress.kubernetes.io/force-ssl-redirect",
+  "nginx.ingress.kubernetes.io/proxy-body-size",
+  "nginx.ingress.kubernetes.io/backend-protocol",
+];
+
+/** Tolerating these schedules onto control-plane nodes. */
+export const CONTROL_PLANE_TAINTS = [
+  "node-role.kubernetes.io/control-plane",
+  "node-role.kubernetes.io/master",
+];
+
+/**
+ * ServiceAccount names scoped-cd manages in a stage namespace: a pod created by the deployer may
+ * not run as one of them (it would hold the deployer's or Tiller's rights from inside the cluster,
+ * and survive a rotation of the kubeconfig).
+ */
+export const MANAGED_IDENTITY_PATTERN = "^(deployer-.*|tiller.*)$";
+
+/**
+ * The requesters the identity rules apply to: the stage's ServiceAccounts (the deployer, Tiller,
+ * anything a chart runs) and CI users mapped from OIDC with the `oidc:` prefix. kube-system
+ * controllers (token cleaner, garbage collector) and operators are neither.
+ */
+export const CI_REQUESTER =
+  "request.userInfo.username.startsWith('oidc:') || " +
+  "(request.userInfo.username.startsWith('system:serviceaccount:') && " +
+  "!request.userInfo.username.startsWith('system:serviceaccount:kube-system:'))";
+
+/** A host pattern: an exact DNS name, or `*.` and at least two labels (one label per `*`). */
+export const HOST_PATTERN =
+  /^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+$/;
+
+/** The anchored regular expression for a host pattern, without backslashes (CEL-literal safe). */
+export function hostPatternRegex(pattern: string): string {
+  const wildcard = pattern.startsWith("*.");
+  const rest = (wildcard ? pattern.slice(2) : pattern).split(".").join("[.]");
+  return `^${wildcard ? "[a-z0-9]([-a-z0-9]*[a-z0-9])?[.]" : ""}${rest}$`;
+}
+
+/** A CEL string literal. Inputs are validated names; refuse anything needing escapes. */
+export function celString(s: string): string {
+  if (!/^[\x20-\x7e]*$/.test(s) || /["\\]/.test(s)) {
+    throw new Error(`cannot inline ${JSON.stringify(s)} into a CEL expression`);
+  }
+  return `"${s}"`;
+}
+const celList = (items: readonly string[]) => `[${items.map(celString).join(", ")}]`;
+
+export interface Validation {
+  readonly expression: string;
+  readonly message?: string;
+  readonly messageExpression?: string;
+  readonly reason?: "Forbidden" | "Invalid";
+}
+export interface ResourceRule {
+  readonly apiGroups: string[];
+  readonly apiVersions: string[];
+  readonly operations: string[];
+  readonly resources: string[];
+}
+/** One policy, as the API objects need it (the component adds names, labels and the binding). */
+export interface AdmissionPolicy {
+  /** Short class name: the policy is `scoped-cd-<namespace>-<class>`. */
+  readonly class: string;
+  readonly resourceRules: ResourceRule[];
+  readonly matchConditions?: { name: string; expression: string }[];
+  readonly variables?: { name: string; expression: string }[];
+  readonly validations: Validation[];
+}
+
+const rule = (apiGroups: string[], resources: string[], operations = ["CREATE", "UPDATE"]) => ({
+  apiGroups,
+  apiVersions: ["*"],
+  operations,
+  resources,
+});
+
+/** Every object with a pod template, and where that template's PodSpec is. */
+export const POD_TEMPLATE_KINDS: readonly { group: string; resource: string; kind: string }[] = [
+  { group: "", resource: "pods", kind: "Pod" },
+  { group: "", resource: "replicationcontrollers", kind: "ReplicationController" },
+  { group: "apps", resource: "deployments", kind: "Deployment" },
+  { group: "apps", resource: "replicasets", kind: "ReplicaSet" },
+  { group: "apps", resource: "statefulsets", kind: "StatefulSet" },
+  { group: "apps", resource: "daemonsets", kind: "DaemonSet" },
+  { group: "batch", resource: "jobs", kind: "Job" },
+  { group: "batch", resource: "cronjobs", kind: "CronJob" },
+];
+const podTemplateRules = () =>
+  ["", "apps", "batch"].map((g) =>
+    rule(
+      [g],
+      POD_TEMPLATE_KINDS.filter((k) => k.group === g).map((k) => k.resource),
+    ),
+  );
+const POD_SPEC_VARIABLE = {
+  name: "podSpec",
+  expression:
+    "request.kind.kind == 'Pod' ? object.spec : " +
+    "request.kind.kind == 'CronJob' ? object.spec.jobTemplate.spec.template.spec : " +
+    "object.spec.template.spec",
+};
+
+/** A denial message: which rule, what it refuses, and what relaxes it. */
+function says(ruleId: string, what: string, relax: string | null): string {
+  return `${RULE_PREFIX} ${ruleId}: ${what}; ${relax ?? "no setting relaxes it"}`;
+}
+
+/** The policies of one stage. */
+export function admissionPolicies(s: AdmissionSettings): AdmissionPolicy[] {
+  const key = (k: string) => `scoped-cd:stages.${s.stage}.guardrails.${k}`;
+  const relax = (k: string) => `allow it with ${key(k)}`;
+  // messageExpression must be a CEL string expression: quote the fixed parts.
+  const msg = (parts: (string | { cel: string })[]) =>
+    parts.map((p) => (typeof p === "string" ? celString(p) : p.cel)).join(" + ");
+
+  const allowedTypes = ["ClusterIP", ...s.services.allowTypes];
+  const services: AdmissionPolicy = {
+    class: "services",
+    resourceRules: [rule([""], ["services"])],
+    validations: [
+      {
+        expression: "!has(object.spec.externalIPs) || size(object.spec.externalIPs) == 0",
+        message: says(
+          "services.externalIPs",
+          "Service spec.externalIPs intercepts traffic to any IP cluster-wide (CVE-2020-8554)",
+          null,
+        ),
+        reason: "Forbidden",
+      },
+      {
+        expression: `!has(object.spec.type) || object.spec.type in ${celList(allowedTypes)}`,
+        messageExpression: msg([
+          `${RULE_PREFIX} services.type: Service type `,
+          { cel: "string(object.spec.type)" },
+          ` is not allowed in stage ${s.stage}; ${relax("services.allowTypes")}`,
+        ]),
+        reason: "Forbidden",
+      },
+    ],
+  };
+
+  const hostRegexes = celList(s.ingress.allowHosts.map(hostPatternRegex));
+  const hostOk = (h: string) => `${hostRegexes}.exists(p, ${h}.matches(p))`;
+  const classes = celList(s.ingress.allowClasses);
+  const annotationExact = s.ingress.allowAnnotations.filter((a) => !a.endsWith("*"));
+  const annotationPrefixes = s.ingress.allowAnnotations
+    .filter((a) => a.endsWith("*"))
+    .map((a) => a.slice(0, -1));
+  const injection =
+    `(${celList([...INJECTION_ANNOTATION_FRAGMENTS])}.exists(f, k.contains(f)) || ` +
+    `k in ${celList([...INJECTION_ANNOTATION_KEYS])})`;
+  const annotationAllowed =
+    `(k in ${celList(annotationExact)} || ` +
+    `${celList(annotationPrefixes)}.exists(p, k.startsWith(p)))`;
+  const annotations = "(has(object.metadata.annotations) ? object.metadata.annotations : {})";
+  const ingress: AdmissionPolicy = {
+    class: "ingress",
+    resourceRules: [rule(["networking.k8s.io", "extensions"], ["ingresses"])],
+    validations: [
+      {
+        expression: "!has(object.spec.defaultBackend)",
+        message: says(
+          "ingress.defaultBackend",
+          "a defaultBackend catches every host and path of the controller",
+          null,
+        ),
+        reason: "Forbidden",
+      },
+      {
+        // A rule without a host matches every host; TLS hosts are what cert-manager certifies.
+        expression:
+          `(!has(object.spec.rules) || object.spec.rules.all(r, has(r.host) && ${hostOk("r.host")})) && ` +
+          `(!has(object.spec.tls) || object.spec.tls.all(t, !has(t.hosts) || t.hosts.all(h, ${hostOk("h")})))`,
+        message: says(
+          "ingress.host",
+          `every Ingress rule and TLS entry needs a host matching the stage's allowed host patterns (${s.ingress.allowHosts.join(", ") || "none"})`,
+          relax("ingress.allowHosts"),
+        ),
+        reason: "Forbidden",
+      },
+      {
+        expression:
+          `(!has(object.spec.ingressClassName) || object.spec.ingressClassName in ${classes}) && ` +
+          `(!("kubernetes.io/ingress.class" in ${annotations}) || ${annotations}["kubernetes.io/ingress.class"] in ${classes})`,
+        message: says(
+          "ingress.class",
+          `the ingress class must be one of the stage's allowed classes (${s.ingress.allowClasses.join(", ") || "none: leave it unset"})`,
+          relax("ingress.allowClasses"),
+        ),
+        reason: "Forbidden",
+      },
+      {
+        expression: `${annotations}.all(k, !${injection})`,
+        messageExpression: msg([
+          `${RULE_PREFIX} ingress.annotations: annotation `,
+          { cel: `${annotations}.filter(k, ${injection})[0]` },
+          " injects controller configuration or widens the Ingress; no setting relaxes it",
+        ]),
+        reason: "Forbidden",
+      },
+      {
+        expression: `${annotations}.all(k, k == "kubernetes.io/ingress.class" || ${annotationAllowed})`,
+        messageExpression: msg([
+          `${RULE_PREFIX} ingress.annotations: annotation `,
+          {
+            cel: `${annotations}.filter(k, !(k == "kubernetes.io/ingress.class" || ${annotationAllowed}))[0]`,
+          },
+          ` is not in the stage's allowed set; ${relax("ingress.allowAnnotations")}`,
+        ]),
+        reason: "Forbidden",
+      },
+    ],
+  };
+
+  const pc = "variables.podSpec.priorityClassName";
+  const workloads: AdmissionPolicy = {
+    class: "workloads",
+    resourceRules: podTemplateRules(),
+    variables: [POD_SPEC_VARIABLE],
+    validations: [
+      {
+        expression:
+          `!has(${pc}) || ${pc} == "" || ` +
+          `(!${pc}.startsWith("system-") && ${pc} in ${celList(s.workloads.allowPriorityClasses)})`,
+        messageExpression: msg([
+          `${RULE_PREFIX} workloads.priorityClassName: priority class `,
+          { cel: pc },
+          ` is not allowed in stage ${s.stage} (system-* never); ${relax("workloads.allowPriorityClasses")}`,
+        ]),
+        reason: "Forbidden",
+      },
+      {
+        // A scheduled Pod carries the nodeName the scheduler bound; only creation may not set it.
+        expression:
+          "(request.kind.kind == 'Pod' && request.operation == 'UPDATE') || " +
+          '!has(variables.podSpec.nodeName) || variables.podSpec.nodeName == ""',
+        message: says(
+          "workloads.nodeName",
+          "a pod template may not pick its node (nodeName bypasses the scheduler and every taint)",
+          null,
+        ),
+        reason: "Forbidden",
+      },
+      {
+        // An empty key with operator Exists tolerates every taint, control-plane ones included.
+        expression:
+          "!has(variables.podSpec.tolerations) || variables.podSpec.tolerations.all(t, " +
+          `has(t.key) && t.key != "" && !(t.key in ${celList(CONTROL_PLANE_TAINTS)}))`,
+        message: says(
+          "workloads.tolerations",
+          "a pod template may not tolerate control-plane taints or every taint (empty key)",
+          null,
+        ),
+        reason: "Forbidden",
+      },
+    ],
+  };
+
+  const pdbs: AdmissionPolicy = {
+    class: "disruption",
+    resourceRules: [rule(["policy"], ["poddisruptionbudgets"])],
+    validations: [
+      {
+        expression:
+          "!has(object.spec.maxUnavailable) || (type(object.spec.maxUnavailable) == int ? " +
+          'object.spec.maxUnavailable > 0 : !string(object.spec.maxUnavailable).matches("^0*%?$"))',
+        message: says(
+          "disruptionBudgets.maxUnavailable",
+          "maxUnavailable 0 or 0% blocks every eviction (node drains never finish)",
+          null,
+        ),
+        reason: "Forbidden",
+      },
+      s.disruptionBudgets.allowMinAvailable
+        ? {
+            expression:
+              "!has(object.spec.minAvailable) || type(object.spec.minAvailable) == int || " +
+              '!string(object.spec.minAvailable).matches("^0*100%$")',
+            message: says(
+              "disruptionBudgets.minAvailable",
+              "minAvailable 100% blocks every eviction (node drains never finish)",
+              null,
+            ),
+            reason: "Forbidden",
+          }
+        : {
+            // Any minAvailable blocks every eviction for some replica count the policy cannot see
+            // (an integer >= replicas; a percentage rounds up, so 50% of one replica is one).
+            expression: "!has(object.spec.minAvailable)",
+            message: says(
+              "disruptionBudgets.minAvailable",
+              "minAvailable can block every eviction (an integer at or above the replica count, or any percentage of one replica); use maxUnavailable",
+              relax("disruptionBudgets.allowMinAvailable"),
+            ),
+            reason: "Forbidden",
+          },
+    ],
+  };
+
+  const rbac: AdmissionPolicy = {
+    class: "rbac",
+    resourceRules: [rule(["rbac.authorization.k8s.io"], ["rolebindings"])],
+    validations: [
+      {
+        expression: 'object.roleRef.kind == "Role"',
+        message: says(
+          "rbac.roleRef",
+          "a RoleBinding may bind only a Role of its namespace, never a ClusterRole",
+          null,
+        ),
+        reason: "Forbidden",
+      },
+      {
+        expression:
+          '!has(object.subjects) || object.subjects.all(x, x.kind == "ServiceAccount" && (!has(x.namespace) || x.namespace == "" || x.namespace == request.namespace))',
+        message: says(
+          "rbac.subjects",
+          "a RoleBinding may name only ServiceAccounts of its own namespace (no users, groups or other namespaces' accounts)",
+          null,
+        ),
+        reason: "Forbidden",
+      },
+    ],
+  };
+
+  const sa = "variables.podSpec";
+  const identities: AdmissionPolicy = {
+    class: "identities",
+    resourceRules: [
+      rule([""], ["secrets"]),
+      rule([""], ["serviceaccounts/token", "pods/binding"], ["CREATE"]),
+      rule([""], ["services/status"], ["UPDATE"]),
+      ...podTemplateRules(),
+    ],
+    matchConditions: [{ name: "ci-requester", expression: CI_REQUESTER }],
+    variables: [
+      {
+        name: "podSpec",
+        expression: `request.resource.resource in ${celList(
+          POD_TEMPLATE_KINDS.map((k) => k.resource),
+        )} && request.subResource == "" ? (${POD_SPEC_VARIABLE.expression}) : {}`,
+      },
+    ],
+    validations: [
+      {
+        // The token controller fills such a Secret with a never-expiring token for the named
+        // ServiceAccount: only the access layer may create one. Secret type is immutable, so
+        // UPDATE cannot turn an Opaque Secret into one.
+        expression:
+          'request.resource.resource != "secrets" || request.subResource != "" || ' +
+          'object.type != "kubernetes.io/service-account-token"',
+        message: says(
+          "identities.tokenSecret",
+          "only the access layer creates kubernetes.io/service-account-token Secrets (a legacy token never expires and survives a rotation)",
+          null,
+        ),
+        reason: "Forbidden",
+      },
+      {
+        expression:
+          '!(request.resource.resource == "serviceaccounts" && request.subResource == "token")',
+        message: says(
+          "identities.tokenRequest",
+          "only the access layer mints ServiceAccount tokens",
+          null,
+        ),
+        reason: "Forbidden",
+      },
+      {
+        expression:
+          '!(request.resource.resource == "pods" && request.subResource == "binding") && ' +
+          '!(request.resource.resource == "services" && request.subResource == "status")',
+        message: says(
+          "identities.subresources",
+          "pods/binding (picks a node) and services/status (claims load-balancer IPs, CVE-2020-8554) are the control plane's",
+          null,
+        ),
+        reason: "Forbidden",
+      },
+      {
+        expression:
+          `(!has(${sa}.serviceAccountName) || !${sa}.serviceAccountName.matches(${celString(MANAGED_IDENTITY_PATTERN)})) && ` +
+          `(!has(${sa}.serviceAccount) || !${sa}.serviceAccount.matches(${celString(MANAGED_IDENTITY_PATTERN)}))`,
+        message: says(
+          "identities.serviceAccountName",
+          "a pod template may not run as an identity scoped-cd manages (deployer-*, tiller*)",
+          null,
+        ),
+        reason: "Forbidden",
+      },
+    ],
+  };
+
+  return [services, ingress, workloads, pdbs, rbac, identities];
+}
+
+/** Cluster-wide name of a stage's policy (and of its binding). */
+export const policyName = (namespace: string, cls: string) => `scoped-cd-${namespace}-${cls}`;

@@ -1,0 +1,269 @@
+import * as assert from "node:assert/strict";
+import { parseConfig } from "../../config";
+import { admissionPolicies, hostPatternRegex, isInjectionAnnotation } from "../../policy/admission";
+import { cidrContains, egressRules } from "../../policy/egress";
+import { DEFAULT_QUOTA, stageQuota } from "../../policy/quota";
+import { allModeConfig } from "./fixtures";
+import { runProgram, RunResult } from "./harness";
+
+const T = {
+  vap: "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicy",
+  vapBinding: "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicyBinding",
+  quota: "kubernetes:core/v1:ResourceQuota",
+  netpol: "kubernetes:networking.k8s.io/v1:NetworkPolicy",
+};
+
+type Config = Record<string, any>;
+const withGuardrails = (guardrails: Config) => {
+  const c = allModeConfig();
+  c.stages.dev.guardrails = guardrails;
+  return c;
+};
+async function run(config: Config): Promise<RunResult> {
+  const result = await runProgram(config);
+  if (result.error) throw result.error;
+  return result;
+}
+const problemsOf = (guardrails: Config) => parseConfig(withGuardrails(guardrails)).problems;
+
+describe("guardrails configuration", () => {
+  const BAD: [string, Config, string][] = [
+    [
+      "an unknown Service type",
+      { services: { allowTypes: ["HostPort"] } },
+      'scoped-cd:stages.dev.guardrails.services.allowTypes[0]: must be one of "NodePort", "LoadBalancer", "ExternalName"',
+    ],
+    [
+      "a host pattern with a wildcard in the middle",
+      { ingress: { allowHosts: ["app.*.example.com"] } },
+      "scoped-cd:stages.dev.guardrails.ingress.allowHosts[0]: must be a lowercase DNS name, optionally starting with '*.' followed by at least two labels (e.g. *.test.example.com)",
+    ],
+    [
+      "a wildcard over a top-level domain",
+      { ingress: { allowHosts: ["*.com"] } },
+      "scoped-cd:stages.dev.guardrails.ingress.allowHosts[0]: must be a lowercase DNS name, optionally starting with '*.' followed by at least two labels (e.g. *.test.example.com)",
+    ],
+    [
+      "an annotation prefix that admits the snippet family",
+      { ingress: { allowAnnotations: ["nginx.ingress.kubernetes.io/*"] } },
+      "scoped-cd:stages.dev.guardrails.ingress.allowAnnotations[0]: admits a configuration-injection annotation family (snippets, server-alias, auth-url, …); list safe annotations one by one",
+    ],
+    [
+      "a snippet annotation",
+      { ingress: { allowAnnotations: ["haproxy.org/backend-config-snippet"] } },
+      "scoped-cd:stages.dev.guardrails.ingress.allowAnnotations[0]: admits a configuration-injection annotation family (snippets, server-alias, auth-url, …); list safe annotations one by one",
+    ],
+    [
+      "a system priority class",
+      { workloads: { allowPriorityClasses: ["system-node-critical"] } },
+      "scoped-cd:stages.dev.guardrails.workloads.allowPriorityClasses[0]: system-* priority classes are never allowed",
+    ],
+    [
+      "the metadata address in the egress allow-list",
+      { egress: { allow: [{ cidr: "169.254.169.254/32" }] } },
+      "scoped-cd:stages.dev.guardrails.egress.allow[0].cidr: is the cloud metadata address (169.254.169.254/32, fd00:ec2::254/128), which stage pods never reach",
+    ],
+    [
+      "the IPv6 metadata address in the egress allow-list",
+      { egress: { allow: [{ cidr: "fd00:ec2::254/128" }] } },
+      "scoped-cd:stages.dev.guardrails.egress.allow[0].cidr: is the cloud metadata address (169.254.169.254/32, fd00:ec2::254/128), which stage pods never reach",
+    ],
+    [
+      "an egress CIDR with host bits",
+      { egress: { allow: [{ cidr: "10.1.2.3/8" }] } },
+      "scoped-cd:stages.dev.guardrails.egress.allow[0].cidr: has host bits set (write the network address)",
+    ],
+    [
+      "an egress entry that is no CIDR",
+      { egress: { allow: [{ cidr: "example.com" }] } },
+      "scoped-cd:stages.dev.guardrails.egress.allow[0].cidr: must be a CIDR such as 10.0.0.0/8 or 2001:db8::/32",
+    ],
+    [
+      "an unknown guardrail key",
+      { ingress: { allowHost: ["a.example.com"] } },
+      "scoped-cd:stages.dev.guardrails.ingress.allowHost: unknown key",
+    ],
+  ];
+  for (const [what, guardrails, problem] of BAD) {
+    it(`refuses ${what}`, () => assert.deepEqual(problemsOf(guardrails), [problem]));
+  }
+
+  it("merges quota overrides per key over the defaults", () => {
+    const { config } = parseConfig(withGuardrails({ quota: { configmaps: "5", pods: 40 } }));
+    assert.ok(config);
+    assert.deepEqual(config.stages[0].guardrails.quota, {
+      ...DEFAULT_QUOTA,
+      configmaps: "5",
+      pods: "40",
+    });
+  });
+});
+
+describe("the admission guardrails", () => {
+  let result: RunResult;
+  before(async () => {
+    result = await run(
+      withGuardrails({
+        services: { allowTypes: ["NodePort"] },
+        ingress: { allowHosts: ["*.test.example.com"], allowClasses: ["nginx"] },
+      }),
+    );
+  });
+
+  it("declares six policies and six Deny bindings selecting the stage namespace only", () => {
+    const policies = result.byType(T.vap);
+    const bindings = result.byType(T.vapBinding);
+    assert.deepEqual(policies.map((p) => p.inputs.metadata.name).sort(), [
+      "scoped-cd-shop-dev-disruption",
+      "scoped-cd-shop-dev-identities",
+      "scoped-cd-shop-dev-ingress",
+      "scoped-cd-shop-dev-rbac",
+      "scoped-cd-shop-dev-services",
+      "scoped-cd-shop-dev-workloads",
+    ]);
+    const selector = {
+      matchExpressions: [
+        { key: "kubernetes.io/metadata.name", operator: "In", values: ["shop-dev"] },
+      ],
+    };
+    for (const p of policies) {
+      assert.equal(p.inputs.spec.failurePolicy, "Fail");
+      assert.equal(p.inputs.spec.matchConstraints.matchPolicy, "Equivalent");
+      assert.deepEqual(p.inputs.spec.matchConstraints.namespaceSelector, selector);
+      assert.equal(p.inputs.metadata.annotations["pulumi.com/patchForce"], "true");
+    }
+    assert.equal(bindings.length, 6);
+    for (const b of bindings) {
+      assert.deepEqual(b.inputs.spec.validationActions, ["Deny"]);
+      assert.deepEqual(b.inputs.spec.matchResources.namespaceSelector, selector);
+      assert.equal(b.inputs.spec.policyName, b.inputs.metadata.name);
+    }
+  });
+
+  it("inlines the stage's allowed Service types and names the key that relaxes them", () => {
+    const svc = result.byType(T.vap).find((p) => p.name.endsWith("-services"))!;
+    const [externalIPs, type] = svc.inputs.spec.validations;
+    assert.match(
+      externalIPs.message,
+      /^scoped-cd guardrail services.externalIPs: .*no setting relaxes it$/,
+    );
+    assert.equal(
+      type.expression,
+      '!has(object.spec.type) || object.spec.type in ["ClusterIP", "NodePort"]',
+    );
+    assert.match(type.messageExpression, /scoped-cd:stages\.dev\.guardrails\.services\.allowTypes/);
+  });
+
+  it("checks every pod-template kind, CronJobs at their job template", () => {
+    const wl = result.byType(T.vap).find((p) => p.name.endsWith("-workloads"))!;
+    const resources = wl.inputs.spec.matchConstraints.resourceRules.flatMap(
+      (r: any) => r.resources,
+    );
+    assert.deepEqual(resources.sort(), [
+      "cronjobs",
+      "daemonsets",
+      "deployments",
+      "jobs",
+      "pods",
+      "replicasets",
+      "replicationcontrollers",
+      "statefulsets",
+    ]);
+    assert.match(wl.inputs.spec.variables[0].expression, /jobTemplate\.spec\.template\.spec/);
+  });
+
+  it("applies the identity rules to the stage's ServiceAccounts and OIDC CI users only", () => {
+    const id = result.byType(T.vap).find((p) => p.name.endsWith("-identities"))!;
+    assert.match(id.inputs.spec.matchConditions[0].expression, /startsWith\('oidc:'\)/);
+    const resources = id.inputs.spec.matchConstraints.resourceRules.flatMap(
+      (r: any) => r.resources,
+    );
+    for (const r of ["secrets", "serviceaccounts/token", "pods/binding", "services/status"])
+      assert.ok(resources.includes(r), r);
+  });
+
+  it("bounds object counts and closes node ports and load balancers unless allowed", () => {
+    const hard = result.one(T.quota, "dev-ns-quota").inputs.spec.hard;
+    assert.equal(hard.configmaps, "50");
+    assert.equal(hard["count/jobs.batch"], "50");
+    assert.equal(hard["services.loadbalancers"], "0");
+    assert.equal(hard["services.nodeports"], undefined, "NodePort is allowed in this stage");
+  });
+
+  it("isolates egress to the namespace and cluster DNS by default", () => {
+    const egress = result.one(T.netpol, "dev-ns-egress").inputs.spec;
+    assert.deepEqual(egress.policyTypes, ["Egress"]);
+    assert.deepEqual(egress.egress, egressRules([]));
+    assert.equal(egress.egress.length, 2);
+  });
+});
+
+describe("guardrail building blocks", () => {
+  it("turns a host pattern into an anchored, backslash-free regular expression", () => {
+    const re = new RegExp(hostPatternRegex("*.test.example.com"));
+    assert.equal(hostPatternRegex("*.test.example.com").includes("\\"), false);
+    assert.ok(re.test("shop.test.example.com"));
+    for (const bad of [
+      "test.example.com",
+      "a.b.test.example.com",
+      "*.test.example.com",
+      "shop.test.example.com.evil.io",
+      "shopxtest.example.com",
+    ])
+      assert.equal(re.test(bad), false, bad);
+    assert.ok(new RegExp(hostPatternRegex("app.example.com")).test("app.example.com"));
+  });
+
+  it("refuses whole annotation families, not single keys", () => {
+    for (const k of [
+      "nginx.ingress.kubernetes.io/configuration-snippet",
+      "nginx.ingress.kubernetes.io/server-snippet",
+      "nginx.org/location-snippets",
+      "haproxy.org/backend-config-snippet",
+      "nginx.ingress.kubernetes.io/server-alias",
+      "traefik.ingress.kubernetes.io/router.middlewares",
+    ])
+      assert.ok(isInjectionAnnotation(k), k);
+    assert.equal(isInjectionAnnotation("nginx.ingress.kubernetes.io/ssl-redirect"), false);
+  });
+
+  it("excepts the metadata addresses from any CIDR that contains them", () => {
+    const rules = egressRules([{ cidr: "0.0.0.0/0" }, { cidr: "::/0" }, { cidr: "10.0.0.0/8" }]);
+    assert.deepEqual(rules[2].to, [
+      { ipBlock: { cidr: "0.0.0.0/0", except: ["169.254.169.254/32"] } },
+    ]);
+    assert.deepEqual(rules[3].to, [{ ipBlock: { cidr: "::/0", except: ["fd00:ec2::254/128"] } }]);
+    assert.deepEqual(rules[4].to, [{ ipBlock: { cidr: "10.0.0.0/8" } }]);
+    assert.ok(cidrContains("169.254.0.0/16", "169.254.169.254/32"));
+    assert.ok(!cidrContains("10.0.0.0/8", "169.254.169.254/32"));
+  });
+
+  it("adds zero node ports and load balancers unless the stage set or allowed them", () => {
+    assert.deepEqual(stageQuota({ pods: "1" }, []), {
+      pods: "1",
+      "services.nodeports": "0",
+      "services.loadbalancers": "0",
+    });
+    assert.deepEqual(stageQuota({ pods: "1" }, ["LoadBalancer"]), { pods: "1" });
+    assert.deepEqual(stageQuota({ "services.nodeports": "3" }, []), {
+      "services.nodeports": "3",
+      "services.loadbalancers": "0",
+    });
+  });
+
+  it("refuses every minAvailable by default and only 100% when the stage allows it", () => {
+    const base = {
+      stage: "s",
+      namespace: "n",
+      services: { allowTypes: [] },
+      ingress: { allowHosts: [], allowClasses: [], allowAnnotations: [] },
+      workloads: { allowPriorityClasses: [] },
+    };
+    const pdb = (allowMinAvailable: boolean) =>
+      admissionPolicies({ ...base, disruptionBudgets: { allowMinAvailable } }).find(
+        (p) => p.class === "disruption",
+      )!.validations[1].expression;
+    assert.equal(pdb(false), "!has(object.spec.minAvailable)");
+    assert.match(pdb(true), /100%/);
+  });
+});
