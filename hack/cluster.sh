@@ -161,7 +161,13 @@ start_apiserver() {
   # LimitRanger, ResourceQuota, ...); NodeRestriction added for Node authorization.
   # --endpoint-reconciler-type=none: the `kubernetes` Service endpoint would be 127.0.0.1, which
   # Endpoints validation rejects (loopback), making the reconciler log errors forever.
+  # Structured authentication (AuthenticationConfiguration, GA in 1.34), starting with no JWT
+  # issuer: the OIDC end-to-end test writes its local test issuer into this file, and the API
+  # server reloads it without a restart. Reset at every start so a crashed test leaves no issuer.
+  printf 'apiVersion: apiserver.config.k8s.io/v1\nkind: AuthenticationConfiguration\njwt: []\n' \
+    >"$state/authentication-config.yaml"
   spawn kube-apiserver kube-apiserver \
+    --authentication-config="$state/authentication-config.yaml" \
     --bind-address=127.0.0.1 --advertise-address=127.0.0.1 --secure-port="$APISERVER_PORT" \
     --etcd-servers="http://127.0.0.1:$ETCD_PORT" \
     --tls-cert-file="$pki/apiserver.crt" --tls-private-key-file="$pki/apiserver.key" \
