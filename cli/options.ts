@@ -11,14 +11,16 @@ export const repeatableStackOption = (description: string) =>
 
 export const stageOption = (description: string) => new Option("--stage <name>", description);
 
-export const kubeconfigFileOption = (repeatable: boolean) => {
-  const option = new Option(
+/**
+ * Always collected, even where one stack is given: a second file for the same stack is then an
+ * error (cli/lib/kubeconfigSource.ts) rather than silently replacing the first.
+ */
+export const kubeconfigFileOption = (severalStacks: boolean) =>
+  new Option(
     "--kubeconfig-file <stack>=<path>",
     "the scoped kubeconfig of a single-stage stack, as Jenkins holds it (a file; never printed)" +
-      (repeatable ? "; repeat for each stack" : ""),
-  );
-  return repeatable ? option.argParser(collect) : option;
-};
+      (severalStacks ? "; repeat for each stack" : ""),
+  ).argParser(collect);
 
 export const workDirOption = () =>
   new Option("--work-dir <dir>", "the Pulumi project directory").default(

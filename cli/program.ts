@@ -43,9 +43,18 @@ function buildProgram(io: Io, runners: Runners, state: RunState): Command {
   const output = (name?: string) => ({
     writeOut: io.stdout,
     writeErr: io.stderr,
-    // commander's own messages start with "error: "; ours say which subcommand speaks.
+    // commander's own messages start with "error: " and may add a suggestion on a second line;
+    // ours are one line that says which subcommand speaks.
     outputError: (text: string, write: (s: string) => void) =>
-      write(errorLine(name, text.replace(/^error: /, ""))),
+      write(
+        errorLine(
+          name,
+          text
+            .replace(/^error: /, "")
+            .trimEnd()
+            .replace(/\n/g, " "),
+        ),
+      ),
   });
   const program = new Command("scoped-cd")
     .description(

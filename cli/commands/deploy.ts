@@ -26,7 +26,7 @@ export interface DeployArgs {
 
 interface DeployOptions {
   stack?: string;
-  kubeconfigFile?: string;
+  kubeconfigFile?: string[];
   workDir: string;
   output: OutputFormat;
 }
@@ -54,10 +54,7 @@ Examples:
 
 export function deployArgs(opts: DeployOptions): DeployArgs {
   if (!opts.stack) throw new CliError("--stack is required");
-  const sources = kubeconfigSourcesFor(
-    [opts.stack],
-    opts.kubeconfigFile ? [opts.kubeconfigFile] : [],
-  );
+  const sources = kubeconfigSourcesFor([opts.stack], opts.kubeconfigFile ?? []);
   return {
     stack: opts.stack,
     kubeconfig: sources.get(opts.stack),

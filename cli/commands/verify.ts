@@ -35,7 +35,7 @@ export interface VerifyArgs {
 
 interface VerifyOptions {
   stack?: string;
-  kubeconfigFile?: string;
+  kubeconfigFile?: string[];
   stage?: string;
   workDir: string;
   otherNamespace: string;
@@ -77,10 +77,7 @@ Examples:
 
 export function verifyArgs(opts: VerifyOptions): VerifyArgs {
   if (!opts.stack) throw new CliError("--stack is required");
-  const sources = kubeconfigSourcesFor(
-    [opts.stack],
-    opts.kubeconfigFile ? [opts.kubeconfigFile] : [],
-  );
+  const sources = kubeconfigSourcesFor([opts.stack], opts.kubeconfigFile ?? []);
   return {
     stack: opts.stack,
     kubeconfig: sources.get(opts.stack),
