@@ -1,5 +1,4 @@
 // An expiring deployer token minted through the TokenRequest API (`serviceaccounts/token`), which
-/* eslint-disable @typescript-eslint/no-explicit-any -- the API server's JSON and the kubeconfig are untyped here: this code is serialized into the state and may import no types */
 // the Kubernetes provider does not offer as a resource: a Pulumi dynamic provider.
 //
 // Each token is bound (`boundObjectRef`) to an Opaque Secret that this provider creates next to
@@ -13,6 +12,7 @@
 // stored in the state, not even encrypted. The code below is serialized into the state and run by
 // the engine's `pulumi-resource-pulumi-nodejs` plugin: it is self-contained (modules are required
 // inside the functions) and never logs or throws anything that holds the token.
+/* eslint-disable @typescript-eslint/no-explicit-any -- the API server's JSON and the kubeconfig are untyped here: this code is serialized into the state and may import no types */
 import * as pulumi from "@pulumi/pulumi";
 import { renewalDecision } from "../../policy/credentials";
 
