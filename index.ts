@@ -11,5 +11,7 @@ export = async () => {
     kubeconfigs: outputs.kubeconfigs,
     /** Stage name -> namespace, identity, Tiller and releases (plain). */
     stages: outputs.stages,
+    /** The API server's AuthenticationConfiguration for stages using OIDC (plain); else absent. */
+    authentication: outputs.authentication,
   };
 };

@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { PROJECT, StackConfig } from "../config";
 import { adminAccess } from "./access/adminProvider";
+import { authenticationConfiguration } from "../policy/credentials";
 import { Promotion } from "./delivery/promotion";
 import { StageSummary } from "./outputs";
 import { Stage, StageAccess } from "./stage";
@@ -10,6 +11,11 @@ export interface StackOutputs {
   readonly kubeconfigs?: pulumi.Output<Record<string, string>>;
   /** Stage name -> summary; plain. */
   readonly stages: pulumi.Output<Record<string, StageSummary>>;
+  /**
+   * The AuthenticationConfiguration operators give the API server for the stages whose
+   * credential is `oidc` (plain); absent when no stage uses OIDC or in delivery mode.
+   */
+  readonly authentication?: ReturnType<typeof authenticationConfiguration>;
 }
 
 /**
@@ -47,7 +53,18 @@ export async function deployStack(
   const kubeconfigs = pulumi.secret(
     pulumi.all(Object.fromEntries(stages.map((s, i) => [config.stages[i].name, s.kubeconfig!]))),
   );
-  return { kubeconfigs, stages: summaries };
+  const trusts = config.stages.flatMap((s) =>
+    s.deployer.credential.kind === "oidc" ? [s.deployer.credential.oidc!] : [],
+  );
+  let authentication: StackOutputs["authentication"];
+  if (trusts.length > 0) {
+    try {
+      authentication = authenticationConfiguration(trusts);
+    } catch (err) {
+      throw new pulumi.RunError(`${PROJECT}:stages: ${(err as Error).message}`);
+    }
+  }
+  return { kubeconfigs, stages: summaries, authentication };
 }
 
 /** How each stage gets its access layer: declared here (admin provider) or consumed. */

@@ -185,6 +185,7 @@ describe("the program per credential kind", function () {
     assert.deepEqual(accounts, ["dev-tiller-sa"]);
     const stages = await promiseOf(result.outputs.stages as pulumi.Output<any>);
     assert.deepEqual(stages.dev.credential, { kind: "oidc", expiresAt: null, credentialId: null });
+    assert.deepEqual(result.outputs.authentication, authenticationConfiguration([TRUST]));
     assert.equal(stages.dev.serviceAccount, null);
   });
 
