@@ -86,9 +86,8 @@ export async function runDeploy(args: DeployArgs, io: Io): Promise<ExitCode> {
   let result: UpResult;
   try {
     if (args.kubeconfig) {
-      io.stderr(
-        `deploy: ${args.stack} uses the scoped kubeconfig from --kubeconfig-file (secret config, this run only)\n`,
-      );
+      io.stderr(`== ${args.stack}: the scoped kubeconfig from --kubeconfig-file, as secret config for this run only
+`);
       result = await withScopedKubeconfig(args.workDir, args.stack, args.kubeconfig.path, up);
     } else {
       result = await up();

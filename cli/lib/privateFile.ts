@@ -8,8 +8,8 @@ export function writePrivateFile(file: string, content: string): void {
   fs.mkdirSync(path.dirname(file), { recursive: true });
   const tmp = `${file}.tmp.${process.pid}`;
   try {
+    // "wx": a new file, created 0600 (the umask can only narrow it), never someone's symlink.
     fs.writeFileSync(tmp, content, { mode: 0o600, flag: "wx" });
-    fs.chmodSync(tmp, 0o600); // an existing, wider file's mode is not changed by writeFileSync
     fs.renameSync(tmp, file);
   } finally {
     fs.rmSync(tmp, { force: true });
