@@ -17,6 +17,8 @@ export interface CredentialSummary {
   expiresAt: string | null;
   /** `JTI=<jti>` of the current token (audit's authentication.kubernetes.io/credential-id). */
   credentialId: string | null;
+  /** `verify` warns when the token expires within this many seconds; null unless `token`. */
+  expiryWarningSeconds: number | null;
 }
 
 /** The `stages` output entry of one stage (plain, never secret). */

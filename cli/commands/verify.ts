@@ -13,6 +13,7 @@ import { OUTPUT_NAMES, StackOutputValues, StageSummary } from "../../components/
 import { CliError } from "../errors";
 import { EXIT_FOUND, EXIT_OK, ExitCode } from "../exitCodes";
 import { Io, OutputFormat, writeJson } from "../io";
+import { expiresWithin } from "../../policy/credentials";
 import { KubeconfigSource, kubeconfigSourcesFor, readKubeconfig } from "../lib/kubeconfigSource";
 import { renderTable } from "../lib/table";
 import { CheckRow, STAGE_CHECKS, StageCheck, StageTarget } from "../lib/verifyChecks";
@@ -203,6 +204,8 @@ export async function runVerify(
   for (const target of stageTargets(args, outputs)) {
     const result = await checkStage(target, checks);
     results.push(result);
+    const expiry = credentialExpiryWarning(target.stage, target.summary);
+    if (expiry) io.stderr(`warning: ${expiry}\n`);
     if (args.output === "text") {
       const identity = result.serviceAccount ? `, as ${result.serviceAccount}` : "";
       io.stdout(
@@ -220,4 +223,23 @@ export async function runVerify(
   }
   if (args.output === "json") writeJson(io, verifyJson(args.stack, results));
   return results.every((r) => r.surprises === 0) ? EXIT_OK : EXIT_FOUND;
+}
+
+/**
+ * A warning when the stage's expiring deployer token expires within its configured margin
+ * (`deployer.credential.expiryWarningSeconds`), else undefined. Not a surprise: the token still
+ * works, but the access stack's `up` should renew it before Jenkins is left with a dead one.
+ */
+export function credentialExpiryWarning(
+  stage: string,
+  summary: StageSummary,
+  now = Math.floor(Date.now() / 1000),
+): string | undefined {
+  const c = summary.credential;
+  if (c?.kind !== "token" || !c.expiresAt || c.expiryWarningSeconds == null) return undefined;
+  const left = expiresWithin(c.expiresAt, c.expiryWarningSeconds, now);
+  if (left === undefined) return undefined;
+  return left <= 0
+    ? `stage ${stage}: the deployer token expired at ${c.expiresAt}; run the access stack's up to mint a new one`
+    : `stage ${stage}: the deployer token expires in ${left}s (${c.expiresAt}); run the access stack's up to renew it`;
 }

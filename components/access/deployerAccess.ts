@@ -136,7 +136,12 @@ export class DeployerAccess extends pulumi.ComponentResource {
             namespace,
           }),
         );
-      this.credential = pulumi.output({ kind: "oidc", expiresAt: null, credentialId: null });
+      this.credential = pulumi.output({
+        kind: "oidc",
+        expiresAt: null,
+        credentialId: null,
+        expiryWarningSeconds: null,
+      });
       this.registerOutputs({ kubeconfig: this.kubeconfig, credential: this.credential });
       return;
     }
@@ -199,6 +204,7 @@ export class DeployerAccess extends pulumi.ComponentResource {
           kind: "token" as const,
           expiresAt,
           credentialId,
+          expiryWarningSeconds: cred.expiryWarningSeconds!,
         }));
     } else {
       pulumi.log.warn(`stage ${args.stage}: ${LEGACY_TOKEN_WARNING}`, this);
@@ -235,6 +241,7 @@ export class DeployerAccess extends pulumi.ComponentResource {
         kind: "legacy" as const,
         expiresAt: null,
         credentialId: null,
+        expiryWarningSeconds: null,
       });
     }
 

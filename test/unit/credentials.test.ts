@@ -13,6 +13,8 @@ import {
 } from "../../policy/credentials";
 import { renderScopedKubeconfig } from "../../components/access/kubeconfig";
 import { allModeConfig } from "./fixtures";
+import { credentialExpiryWarning } from "../../cli/commands/verify";
+import { StageSummary } from "../../components/outputs";
 import { CA_DATA, promiseOf, runProgram, RunResult, TOKEN } from "./harness";
 
 const JOB = "https://jenkins.example.com/job/shop/job/deploy/";
@@ -159,6 +161,7 @@ describe("the program per credential kind", function () {
       kind: "token",
       expiresAt: "2026-11-26T00:00:00.000Z",
       credentialId: "JTI=00000000-0000-4000-8000-000000000000",
+      expiryWarningSeconds: 3600,
     });
     const kubeconfigs = result.outputs.kubeconfigs as pulumi.Output<Record<string, string>>;
     assert.equal(await pulumi.isSecret(kubeconfigs), true);
@@ -184,7 +187,12 @@ describe("the program per credential kind", function () {
     const accounts = result.byType("kubernetes:core/v1:ServiceAccount").map((r) => r.name);
     assert.deepEqual(accounts, ["dev-tiller-sa"]);
     const stages = await promiseOf(result.outputs.stages as pulumi.Output<any>);
-    assert.deepEqual(stages.dev.credential, { kind: "oidc", expiresAt: null, credentialId: null });
+    assert.deepEqual(stages.dev.credential, {
+      kind: "oidc",
+      expiresAt: null,
+      credentialId: null,
+      expiryWarningSeconds: null,
+    });
     assert.deepEqual(result.outputs.authentication, authenticationConfiguration([TRUST]));
     assert.equal(stages.dev.serviceAccount, null);
   });
@@ -196,6 +204,31 @@ describe("the program per credential kind", function () {
       .filter((s) => s.inputs.type === "kubernetes.io/service-account-token");
     assert.equal(secrets.length, 1);
     assert.equal(result.byType("pulumi-nodejs:dynamic/scoped-cd:TokenRequest").length, 0);
+  });
+});
+
+describe("verify's expiry warning", () => {
+  const summary = (expiresAt: string | null, kind: "token" | "oidc" = "token") =>
+    ({
+      namespace: "shop-dev",
+      serviceAccount: "deployer-abc123",
+      rotation: "r1",
+      credential: { kind, expiresAt, credentialId: "JTI=x", expiryWarningSeconds: 600 },
+      tiller: { enabled: false, namespace: null },
+      releases: {},
+    }) as StageSummary;
+  const at = new Date(10_000 * 1000).toISOString();
+
+  it("warns when the token expires within the margin", () => {
+    assert.equal(
+      credentialExpiryWarning("dev", summary(at), 9_500),
+      `stage dev: the deployer token expires in 500s (${at}); run the access stack's up to renew it`,
+    );
+  });
+
+  it("says nothing before the margin, or for a credential that does not expire", () => {
+    assert.equal(credentialExpiryWarning("dev", summary(at), 9_000), undefined);
+    assert.equal(credentialExpiryWarning("dev", summary(null, "oidc"), 9_999), undefined);
   });
 });
 
