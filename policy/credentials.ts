@@ -124,7 +124,7 @@ export function jwtAuthenticator(trust: OidcTrust) {
     claimValidationRules,
     claimMappings: {
       username: {
-        expression: `${celString(OIDC_USERNAME_PREFIX)} + claims.sub + "#" + string(claims.build_number)`,
+        expression: `${celString(OIDC_USERNAME_PREFIX)} + claims.sub + "#" + string(int(claims.build_number))`,
       },
       groups: { expression: `[${celString(OIDC_JOB_GROUP_PREFIX)} + claims.sub]` },
       uid: { expression: "claims.sub" },

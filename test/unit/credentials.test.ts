@@ -80,7 +80,7 @@ describe("the OIDC JWT authenticator", () => {
         },
       ],
       claimMappings: {
-        username: { expression: '"oidc:" + claims.sub + "#" + string(claims.build_number)' },
+        username: { expression: '"oidc:" + claims.sub + "#" + string(int(claims.build_number))' },
         groups: { expression: '["oidc:job:" + claims.sub]' },
         uid: { expression: "claims.sub" },
       },

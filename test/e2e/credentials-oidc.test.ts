@@ -1,0 +1,318 @@
+// Keyless OIDC on the real API server: a local test issuer (discovery and JWKS over HTTPS on
+// loopback, with a CA generated here) issues ID tokens shaped like the Jenkins OpenID Connect
+// Provider plugin's; the access stack's `authentication` output is written into the API server's
+// --authentication-config file (hack/cluster.sh), which the API server reloads. The delivery
+// stack then deploys with the build's ID token and no other credential.
+import * as assert from "node:assert/strict";
+import * as crypto from "node:crypto";
+import * as fs from "node:fs";
+import * as https from "node:https";
+import * as os from "node:os";
+import * as path from "node:path";
+import * as yaml from "js-yaml";
+import { ID_TOKEN_ENV } from "../../components/access/kubeconfig";
+import {
+  collect,
+  createTestStack,
+  execFileAsync,
+  REPO,
+  TestStack,
+  uniqueSuffix,
+  waitFor,
+} from "./support";
+
+const NS = `e2e-oidc-${uniqueSuffix()}`;
+const AUTH_CONFIG = path.join(REPO, ".local/cluster/authentication-config.yaml");
+const EMPTY_AUTH_CONFIG =
+  "apiVersion: apiserver.config.k8s.io/v1\nkind: AuthenticationConfiguration\njwt: []\n";
+const AUDIENCE = "scoped-cd-e2e";
+const JOB = "https://jenkins.example.test/job/shop/job/deploy/";
+
+interface Issuer {
+  url: string;
+  caPem: string;
+  sign(claims: Record<string, unknown>, key?: crypto.KeyObject): string;
+  close(): void;
+}
+
+/** A CA and a loopback serving certificate, made with openssl. */
+async function makeCertificates(dir: string) {
+  const run = (...args: string[]) => execFileAsync("openssl", args, { cwd: dir });
+  await run(
+    "req",
+    "-x509",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-keyout",
+    "ca.key",
+    "-out",
+    "ca.crt",
+    "-days",
+    "1",
+    "-subj",
+    "/CN=scoped-cd-e2e-issuer-ca",
+    "-addext",
+    "basicConstraints=critical,CA:TRUE",
+    "-addext",
+    "keyUsage=critical,keyCertSign,cRLSign",
+  );
+  await run(
+    "req",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-keyout",
+    "tls.key",
+    "-out",
+    "tls.csr",
+    "-subj",
+    "/CN=127.0.0.1",
+  );
+  fs.writeFileSync(
+    path.join(dir, "ext"),
+    "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
+  );
+  await run(
+    "x509",
+    "-req",
+    "-in",
+    "tls.csr",
+    "-CA",
+    "ca.crt",
+    "-CAkey",
+    "ca.key",
+    "-CAcreateserial",
+    "-days",
+    "1",
+    "-extfile",
+    "ext",
+    "-out",
+    "tls.crt",
+  );
+  const read = (f: string) => fs.readFileSync(path.join(dir, f), "utf8");
+  return { caPem: read("ca.crt"), cert: read("tls.crt"), key: read("tls.key") };
+}
+
+async function startIssuer(): Promise<Issuer> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "scoped-cd-issuer-"));
+  const tls = await makeCertificates(dir);
+  const { privateKey, publicKey } = crypto.generateKeyPairSync("rsa", { modulusLength: 2048 });
+  const kid = "e2e-1";
+  const jwk = { ...publicKey.export({ format: "jwk" }), kid, alg: "RS256", use: "sig" };
+  let url = "";
+  const server = https.createServer({ cert: tls.cert, key: tls.key }, (req, res) => {
+    const body =
+      req.url === "/oidc/.well-known/openid-configuration"
+        ? { issuer: url, jwks_uri: `${url}/jwks`, id_token_signing_alg_values_supported: ["RS256"] }
+        : req.url === "/oidc/jwks"
+          ? { keys: [jwk] }
+          : undefined;
+    res.writeHead(body ? 200 : 404, { "Content-Type": "application/json" });
+    res.end(JSON.stringify(body ?? {}));
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  url = `https://127.0.0.1:${(server.address() as { port: number }).port}/oidc`;
+  return {
+    url,
+    caPem: tls.caPem,
+    sign(claims, key = privateKey) {
+      const enc = (o: unknown) => Buffer.from(JSON.stringify(o)).toString("base64url");
+      const data = `${enc({ alg: "RS256", kid, typ: "JWT" })}.${enc(claims)}`;
+      return `${data}.${crypto.sign("sha256", Buffer.from(data), key).toString("base64url")}`;
+    },
+    close: () => {
+      server.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Claims as the Jenkins OpenID Connect Provider plugin issues them (plus a branch claim). */
+function jenkinsClaims(issuer: string, overrides: Record<string, unknown> = {}) {
+  const now = Math.floor(Date.now() / 1000);
+  return {
+    iss: issuer,
+    aud: AUDIENCE,
+    sub: JOB,
+    build_number: 42,
+    branch: "main",
+    iat: now,
+    nbf: now,
+    exp: now + 3600,
+    ...overrides,
+  };
+}
+
+interface Api {
+  server: string;
+  ca: Buffer;
+}
+
+function request(api: Api, token: string, method: string, p: string, body?: unknown) {
+  return new Promise<{ status: number; body: any }>((resolve, reject) => {
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    const req = https.request(
+      new URL(api.server + p),
+      {
+        method,
+        ca: api.ca,
+        agent: false,
+        timeout: 15_000,
+        headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () => {
+          const text = Buffer.concat(chunks).toString("utf8");
+          try {
+            resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) });
+          } catch {
+            resolve({ status: res.statusCode ?? 0, body: text });
+          }
+        });
+      },
+    );
+    req.on("timeout", () => req.destroy(new Error("timed out")));
+    req.on("error", reject);
+    if (payload) req.write(payload);
+    req.end();
+  });
+}
+
+const whoAmI = (api: Api, token: string) =>
+  request(api, token, "POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews", {
+    apiVersion: "authentication.k8s.io/v1",
+    kind: "SelfSubjectReview",
+  });
+
+describe("keyless OIDC deployer credential on the real API server", function () {
+  this.timeout(10 * 60_000);
+  let issuer: Issuer;
+  let access: TestStack;
+  let delivery: TestStack | undefined;
+  let api: Api;
+  let kubeconfig: string;
+
+  before(async () => {
+    issuer = await startIssuer();
+    access = await createTestStack("oidc-access");
+    access.setConfig({
+      mode: "access",
+      cluster: { name: "local" },
+      stages: {
+        c: {
+          namespace: NS,
+          deletable: true,
+          deployer: {
+            credential: {
+              kind: "oidc",
+              oidc: {
+                issuer: issuer.url,
+                audience: AUDIENCE,
+                jobs: [JOB],
+                branches: ["main"],
+                certificateAuthority: issuer.caPem,
+              },
+            },
+          },
+        },
+      },
+    });
+    const up = await access.stack.up({ onOutput: collect(access) });
+    kubeconfig = up.outputs.kubeconfigs.value.c;
+    const doc = yaml.load(kubeconfig) as any;
+    api = {
+      server: doc.clusters[0].cluster.server,
+      ca: Buffer.from(doc.clusters[0].cluster["certificate-authority-data"], "base64"),
+    };
+    fs.writeFileSync(AUTH_CONFIG, yaml.dump(up.outputs.authentication.value));
+    const token = issuer.sign(jenkinsClaims(issuer.url));
+    await waitFor("the API server to load the test issuer", 90, async () =>
+      (await whoAmI(api, token)).status === 201 ? true : undefined,
+    );
+  });
+
+  after(async function () {
+    if (process.env.E2E_VERBOSE || this.currentTest?.state === "failed") {
+      console.log(access?.log.join(""));
+      console.log(delivery?.log.join(""));
+    }
+    fs.writeFileSync(AUTH_CONFIG, EMPTY_AUTH_CONFIG);
+    issuer?.close();
+    await delivery?.stack
+      .destroy({ onOutput: collect(delivery) })
+      .catch((e) => console.error(String(e)));
+    await delivery?.remove().catch(() => undefined);
+    await access?.stack
+      .destroy({ onOutput: collect(access) })
+      .catch((e) => console.error(String(e)));
+    await access?.remove().catch(() => undefined);
+  });
+
+  it("exports a kubeconfig that holds no secret", () => {
+    const user = (yaml.load(kubeconfig) as any).users[0].user;
+    assert.deepEqual(Object.keys(user), ["exec"]);
+  });
+
+  it("names the job and the build in the API server's view of the user", async () => {
+    const review = await whoAmI(api, issuer.sign(jenkinsClaims(issuer.url)));
+    assert.equal(review.status, 201);
+    const info = review.body.status.userInfo;
+    assert.equal(info.username, `oidc:${JOB}#42`);
+    assert.ok(info.groups.includes(`oidc:job:${JOB}`), JSON.stringify(info.groups));
+  });
+
+  const REFUSED: [string, (iss: string) => Record<string, unknown>, boolean?][] = [
+    [
+      "another job",
+      (iss) => jenkinsClaims(iss, { sub: "https://jenkins.example.test/job/other/" }),
+    ],
+    ["another branch", (iss) => jenkinsClaims(iss, { branch: "feature-x" })],
+    ["another audience", (iss) => jenkinsClaims(iss, { aud: "someone-else" })],
+    ["an expired token", (iss) => jenkinsClaims(iss, { iat: 1000, nbf: 1000, exp: 2000 })],
+    ["a token signed by an unknown key", (iss) => jenkinsClaims(iss), true],
+  ];
+  for (const [what, claims, foreignKey] of REFUSED) {
+    it(`refuses ${what} with 401`, async () => {
+      const key = foreignKey
+        ? crypto.generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey
+        : undefined;
+      const res = await whoAmI(api, issuer.sign(claims(issuer.url), key));
+      assert.equal(res.status, 401);
+    });
+  }
+
+  it("forbids the OIDC user outside its namespace", async () => {
+    const token = issuer.sign(jenkinsClaims(issuer.url));
+    const inside = await request(api, token, "GET", `/api/v1/namespaces/${NS}/configmaps`);
+    assert.equal(inside.status, 200);
+    for (const ns of ["kube-system", "default"]) {
+      const outside = await request(api, token, "GET", `/api/v1/namespaces/${ns}/configmaps`);
+      assert.equal(outside.status, 403, `${ns}: ${JSON.stringify(outside.body)}`);
+    }
+  });
+
+  it("deploys a release through a delivery stack with the ID token as its only credential", async () => {
+    const token = issuer.sign(jenkinsClaims(issuer.url));
+    delivery = await createTestStack("oidc-delivery", {
+      [ID_TOKEN_ENV]: token,
+      KUBECONFIG: path.join(os.tmpdir(), "scoped-cd-no-such-kubeconfig"),
+    });
+    delivery.setConfig({
+      mode: "delivery",
+      cluster: { name: "local" },
+      stages: {
+        c: {
+          namespace: NS,
+          releases: { storefront: { chart: "./charts/storefront", timeoutSeconds: 120 } },
+        },
+      },
+    });
+    await delivery.stack.setConfig("scoped-cd:kubeconfig", { value: kubeconfig, secret: true });
+    const up = await delivery.stack.up({ onOutput: collect(delivery) });
+    assert.equal(up.outputs.stages.value.c.releases.storefront.status, "deployed");
+    assert.ok(!delivery.log.join("").includes(token), "the ID token appears in the CLI output");
+  });
+});
