@@ -1,7 +1,8 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { admissionPolicies, AdmissionSettings, policyName } from "../../policy/admission";
-import { AUTHORITATIVE, stageLabels } from "./labels";
+import { authoritativeAnnotations } from "./authoritative";
+import { stageLabels } from "./labels";
 
 export interface AdmissionGuardrailsArgs extends AdmissionSettings {
   /** The admin provider; access-layer resources only. */
@@ -29,36 +30,53 @@ export class AdmissionGuardrails extends pulumi.ComponentResource {
     };
     for (const p of admissionPolicies(args)) {
       const objectName = policyName(args.namespace, p.class);
+      const policySpec = {
+        // A policy that cannot be evaluated refuses rather than admits.
+        failurePolicy: "Fail",
+        matchConstraints: {
+          matchPolicy: "Equivalent",
+          namespaceSelector,
+          resourceRules: p.resourceRules,
+        },
+        matchConditions: p.matchConditions,
+        variables: p.variables,
+        validations: p.validations,
+      };
+      const api = "admissionregistration.k8s.io/v1";
       const policy = new k8s.admissionregistration.v1.ValidatingAdmissionPolicy(
         `${name}-${p.class}`,
         {
-          metadata: { name: objectName, labels, annotations: AUTHORITATIVE },
-          spec: {
-            // A policy that cannot be evaluated refuses rather than admits.
-            failurePolicy: "Fail",
-            matchConstraints: {
-              matchPolicy: "Equivalent",
-              namespaceSelector,
-              resourceRules: p.resourceRules,
-            },
-            matchConditions: p.matchConditions,
-            variables: p.variables,
-            validations: p.validations,
+          metadata: {
+            name: objectName,
+            labels,
+            annotations: authoritativeAnnotations(
+              { apiVersion: api, kind: "ValidatingAdmissionPolicy", name: objectName },
+              { spec: policySpec },
+            ),
           },
+          spec: policySpec,
         },
         { parent: this, provider },
       );
+      const bindingSpec = {
+        policyName: objectName,
+        validationActions: ["Deny"],
+        matchResources: { namespaceSelector },
+      };
       const binding = new k8s.admissionregistration.v1.ValidatingAdmissionPolicyBinding(
         `${name}-${p.class}-binding`,
         {
-          metadata: { name: objectName, labels, annotations: AUTHORITATIVE },
-          spec: {
-            policyName: policy.metadata.name,
-            validationActions: ["Deny"],
-            matchResources: { namespaceSelector },
+          metadata: {
+            name: objectName,
+            labels,
+            annotations: authoritativeAnnotations(
+              { apiVersion: api, kind: "ValidatingAdmissionPolicyBinding", name: objectName },
+              { spec: bindingSpec },
+            ),
           },
+          spec: bindingSpec,
         },
-        { parent: this, provider },
+        { parent: this, provider, dependsOn: [policy] },
       );
       this.resources.push(policy, binding);
     }

@@ -1,6 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { AUTHORITATIVE } from "./labels";
+import { authoritativeAnnotations } from "./authoritative";
 import { PolicyRule } from "../../policy/rbac";
 
 export interface RoleGrantArgs {
@@ -24,23 +24,30 @@ export function grantRoleToServiceAccount(
   args: RoleGrantArgs,
 ): [k8s.rbac.v1.Role, k8s.rbac.v1.RoleBinding] {
   const opts = { parent: args.parent, provider: args.provider };
-  const metadata = {
-    name: args.objectName,
-    namespace: args.namespace,
+  const ref = { name: args.objectName, namespace: args.namespace };
+  const metadata = (kind: string, declared: Record<string, unknown>) => ({
+    ...ref,
     labels: args.labels,
-    annotations: AUTHORITATIVE,
-  };
-  const role = new k8s.rbac.v1.Role(`${name}-role`, { metadata, rules: args.rules }, opts);
+    // Forced apply, plus a token that changes when someone appends to the live lists.
+    annotations: authoritativeAnnotations(
+      { apiVersion: "rbac.authorization.k8s.io/v1", kind, ...ref },
+      declared,
+    ),
+  });
+  const rules = args.rules;
+  const role = new k8s.rbac.v1.Role(
+    `${name}-role`,
+    { metadata: metadata("Role", { rules }), rules },
+    opts,
+  );
+  const roleRef = { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: args.objectName };
+  const subjects = [
+    { kind: "ServiceAccount", name: args.serviceAccountName, namespace: args.namespace },
+  ];
   const binding = new k8s.rbac.v1.RoleBinding(
     `${name}-binding`,
-    {
-      metadata,
-      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: role.metadata.name },
-      subjects: [
-        { kind: "ServiceAccount", name: args.serviceAccountName, namespace: args.namespace },
-      ],
-    },
-    opts,
+    { metadata: metadata("RoleBinding", { roleRef, subjects }), roleRef, subjects },
+    { ...opts, dependsOn: [role] },
   );
   return [role, binding];
 }

@@ -4,6 +4,7 @@ import { egressRules, EgressAllow } from "../../policy/egress";
 import { stageQuota } from "../../policy/quota";
 import { AdmissionSettings } from "../../policy/admission";
 import { AdmissionGuardrails } from "./admissionGuardrails";
+import { authoritativeAnnotations } from "./authoritative";
 import { AUTHORITATIVE, stageLabels } from "./labels";
 
 export interface ScopedNamespaceArgs {
@@ -72,28 +73,47 @@ export class ScopedNamespace extends pulumi.ComponentResource {
     this.name = namespace.metadata.name;
     const inNamespace = { parent: this, provider, dependsOn: [namespace] };
 
+    // Authoritative annotations: forced apply, plus a token that changes when the live object
+    // carries entries the declaration lacks (components/access/authoritative.ts).
+    const own = (apiVersion: string, kind: string, objectName: string, declared: object) =>
+      authoritativeAnnotations(
+        { apiVersion, kind, name: objectName, namespace: args.namespace },
+        declared as Record<string, unknown>,
+      );
+    const quotaSpec = { hard: stageQuota(args.quota, args.services.allowTypes) };
     const quota = new k8s.core.v1.ResourceQuota(
       `${name}-quota`,
       {
-        metadata: { name: "stage-quota", namespace: this.name, labels, annotations },
-        spec: { hard: stageQuota(args.quota, args.services.allowTypes) },
+        metadata: {
+          name: "stage-quota",
+          namespace: this.name,
+          labels,
+          annotations: own("v1", "ResourceQuota", "stage-quota", { spec: quotaSpec }),
+        },
+        spec: quotaSpec,
       },
       inNamespace,
     );
 
+    const limitsSpec = {
+      limits: [
+        {
+          type: "Container",
+          defaultRequest: { ...args.containerRequests },
+          default: { ...args.containerLimits },
+        },
+      ],
+    };
     const limits = new k8s.core.v1.LimitRange(
       `${name}-limits`,
       {
-        metadata: { name: "stage-defaults", namespace: this.name, labels, annotations },
-        spec: {
-          limits: [
-            {
-              type: "Container",
-              defaultRequest: { ...args.containerRequests },
-              default: { ...args.containerLimits },
-            },
-          ],
+        metadata: {
+          name: "stage-defaults",
+          namespace: this.name,
+          labels,
+          annotations: own("v1", "LimitRange", "stage-defaults", { spec: limitsSpec }),
         },
+        spec: limitsSpec,
       },
       inNamespace,
     );
@@ -101,16 +121,24 @@ export class ScopedNamespace extends pulumi.ComponentResource {
 
     if (args.isolateNetwork) {
       // Selects every pod; allows ingress only from pods of the same namespace.
+      const spec = {
+        podSelector: {},
+        policyTypes: ["Ingress"],
+        ingress: [{ from: [{ podSelector: {} }] }],
+      };
       this.guardrails.push(
         new k8s.networking.v1.NetworkPolicy(
           `${name}-isolation`,
           {
-            metadata: { name: "stage-isolation", namespace: this.name, labels, annotations },
-            spec: {
-              podSelector: {},
-              policyTypes: ["Ingress"],
-              ingress: [{ from: [{ podSelector: {} }] }],
+            metadata: {
+              name: "stage-isolation",
+              namespace: this.name,
+              labels,
+              annotations: own("networking.k8s.io/v1", "NetworkPolicy", "stage-isolation", {
+                spec,
+              }),
             },
+            spec,
           },
           inNamespace,
         ),
@@ -120,16 +148,22 @@ export class ScopedNamespace extends pulumi.ComponentResource {
     if (args.egress.isolate) {
       // Selects every pod; egress only to the namespace, cluster DNS and the stage's allowances
       // (the metadata address excepted from each). Only where the network plugin enforces it.
+      const spec = {
+        podSelector: {},
+        policyTypes: ["Egress"],
+        egress: egressRules(args.egress.allow),
+      };
       this.guardrails.push(
         new k8s.networking.v1.NetworkPolicy(
           `${name}-egress`,
           {
-            metadata: { name: "stage-egress", namespace: this.name, labels, annotations },
-            spec: {
-              podSelector: {},
-              policyTypes: ["Egress"],
-              egress: egressRules(args.egress.allow),
+            metadata: {
+              name: "stage-egress",
+              namespace: this.name,
+              labels,
+              annotations: own("networking.k8s.io/v1", "NetworkPolicy", "stage-egress", { spec }),
             },
+            spec,
           },
           inNamespace,
         ),

@@ -3,6 +3,7 @@ import { parseConfig } from "../../config";
 import { admissionPolicies, hostPatternRegex, isInjectionAnnotation } from "../../policy/admission";
 import { cidrContains, egressRules } from "../../policy/egress";
 import { DEFAULT_QUOTA, stageQuota } from "../../policy/quota";
+import { surplus } from "../../policy/surplus";
 import { allModeConfig } from "./fixtures";
 import { runProgram, RunResult } from "./harness";
 
@@ -265,5 +266,47 @@ describe("guardrail building blocks", () => {
       )!.validations[1].expression;
     assert.equal(pdb(false), "!has(object.spec.minAvailable)");
     assert.match(pdb(true), /100%/);
+  });
+});
+
+describe("surplus: what a live object carries beyond its declaration", () => {
+  const rules = [{ apiGroups: [""], resources: ["configmaps"], verbs: ["get"] }];
+
+  it("finds a rule appended to a Role", () => {
+    const live = { rules: [...rules, { apiGroups: ["*"], resources: ["*"], verbs: ["*"] }] };
+    assert.deepEqual(surplus({ rules }, live), ["$.rules[1:2]"]);
+  });
+
+  it("finds an exclusion or selector added where none is declared", () => {
+    const declared = { spec: { policyName: "p", matchResources: { namespaceSelector: {} } } };
+    const live = {
+      spec: {
+        policyName: "p",
+        matchResources: {
+          namespaceSelector: {},
+          objectSelector: { matchLabels: { skip: "yes" } },
+          excludeResourceRules: [{ resources: ["services"] }],
+          matchPolicy: "Equivalent",
+        },
+      },
+    };
+    assert.deepEqual(surplus(declared, live).sort(), [
+      "$.spec.matchResources.excludeResourceRules",
+      "$.spec.matchResources.objectSelector",
+    ]);
+  });
+
+  it("ignores server defaults: scalars and empty selectors", () => {
+    const declared = { spec: { podSelector: {}, ingress: [{ from: [{ podSelector: {} }] }] } };
+    const live = {
+      spec: {
+        podSelector: {},
+        policyTypes: ["Ingress"],
+        ingress: [{ from: [{ podSelector: {} }] }],
+      },
+    };
+    // policyTypes is declared by the component; here it is the server's: a non-empty list.
+    assert.deepEqual(surplus({ spec: { ...declared.spec, policyTypes: ["Ingress"] } }, live), []);
+    assert.deepEqual(surplus({ rules }, { rules: [{ ...rules[0], resourceNames: [] }] }), []);
   });
 });
