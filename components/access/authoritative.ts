@@ -19,6 +19,11 @@ export interface ObjectRef {
   readonly namespace?: pulumi.Input<string>;
 }
 
+interface LiveObject {
+  readonly metadata?: { readonly annotations?: Record<string, string> };
+  readonly [field: string]: unknown;
+}
+
 type ObjectApi = { read(spec: unknown): Promise<unknown> };
 let objectApi: Promise<ObjectApi> | undefined;
 
@@ -49,7 +54,7 @@ async function readLive(ref: {
       apiVersion: ref.apiVersion,
       kind: ref.kind,
       metadata: { name: ref.name, ...(ref.namespace ? { namespace: ref.namespace } : {}) },
-    })) as Record<string, any>;
+    })) as LiveObject;
   } catch (err) {
     if ((err as { code?: number }).code === 404) return undefined;
     throw new pulumi.RunError(
@@ -67,7 +72,7 @@ export async function reconcileToken(
   if (!pulumi.runtime.hasEngine()) return "0";
   const live = await readLive(ref);
   if (!live) return "0";
-  const previous: string = live.metadata?.annotations?.[RECONCILE_ANNOTATION] ?? "0";
+  const previous = live.metadata?.annotations?.[RECONCILE_ANNOTATION] ?? "0";
   const projected = Object.fromEntries(Object.keys(declared).map((k) => [k, live[k]]));
   const found = surplus(declared, projected);
   if (found.length === 0) return previous;
