@@ -3,6 +3,7 @@
 // admission dry-run probe) is one more entry in STAGE_CHECKS.
 import { buildContainmentMatrix, Expectation } from "../../policy/containment";
 import type { StageSummary } from "../../components/outputs";
+import { admissionProbeCheck } from "./admissionCheck";
 import { checkContainment } from "./containmentCheck";
 
 /** One stage of a stack, with the kubeconfig to ask as. */
@@ -57,4 +58,4 @@ export const containmentMatrixCheck: StageCheck = {
   },
 };
 
-export const STAGE_CHECKS: readonly StageCheck[] = [containmentMatrixCheck];
+export const STAGE_CHECKS: readonly StageCheck[] = [containmentMatrixCheck, admissionProbeCheck];
