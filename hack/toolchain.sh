@@ -14,8 +14,8 @@
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-tc="$repo/toolchain"
-# shellcheck source=../toolchain/versions.env
+tc="$repo/hack/toolchain"
+# shellcheck source=toolchain/versions.env
 source "$tc/versions.env"
 CACHE="${SCOPED_CD_CACHE:-$HOME/.cache/scoped-cd}"
 LOGS="$CACHE/logs"
@@ -42,7 +42,7 @@ export GOTOOLCHAIN=local GOSUMDB=off GOPROXY="${GOPROXY_OVERRIDE:-https://proxy.
 export GOFLAGS="-mod=mod -buildvcs=false" CGO_ENABLED=0
 
 cache_dir() { echo "$CACHE/$1-$2"; }   # tool, version -> its cache dir
-# Tools built from a wrapper module under toolchain/ are keyed by version AND a short hash of the
+# Tools built from a wrapper module under hack/toolchain/ are keyed by version AND a short hash of the
 # wrapper's files, so editing a wrapper (e.g. the language host) rebuilds just that tool.
 wrapper_key() {
   (cd "$tc/$1" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum) | sha256sum | cut -c1-8
@@ -96,7 +96,7 @@ run_step() {  # name, description, done-marker file, function
   fi
 }
 
-# Copy a wrapper module (committed under toolchain/) to a scratch dir in the cache, so `go mod
+# Copy a wrapper module (committed under hack/toolchain/) to a scratch dir in the cache, so `go mod
 # edit` / -mod=mod never touch the work tree. Prints the scratch dir.
 scratch_module() {  # wrapper dir name, dest
   rm -rf "$2"; mkdir -p "$2"; cp -r "$tc/$1/." "$2/"
@@ -136,7 +136,7 @@ build_kube() {
 
 # ---------------------------------------------------------------------------------------------
 # Pulumi CLI (pkg/v3 at the @pulumi/pulumi version) + our Node.js language host (see
-# toolchain/pulumi-language-nodejs/main.go for why it is ours), both stamped with that version.
+# hack/toolchain/pulumi-language-nodejs/main.go for why it is ours), both stamped with that version.
 build_pulumi() {
   local dir="$PULUMI_DIR"; rm -rf "$dir.tmp"
   scratch_module pulumi "$dir.tmp/src"; cd "$dir.tmp/src"
@@ -154,7 +154,7 @@ build_pulumi() {
 
 # ---------------------------------------------------------------------------------------------
 # pulumi-resource-kubernetes, reporting the @pulumi/kubernetes version (see
-# toolchain/kubernetes-provider/go.mod for the source module actually used and why).
+# hack/toolchain/kubernetes-provider/go.mod for the source module actually used and why).
 build_kubernetes_provider() {
   local dir="$K8S_PROVIDER_DIR"
   rm -rf "$dir.tmp"; scratch_module kubernetes-provider "$dir.tmp/src"; cd "$dir.tmp/src"
@@ -176,7 +176,7 @@ build_kubernetes_provider() {
 
 # ---------------------------------------------------------------------------------------------
 # pulumi-resource-random, rebuilt from terraform-provider-random + pulumi-terraform-bridge (see
-# toolchain/random-provider/go.mod for why), reporting the @pulumi/random version.
+# hack/toolchain/random-provider/go.mod for why), reporting the @pulumi/random version.
 build_random_provider() {
   local dir="$RANDOM_PROVIDER_DIR"; rm -rf "$dir.tmp"
   scratch_module random-provider "$dir.tmp/src"; cd "$dir.tmp/src"
