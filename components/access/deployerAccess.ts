@@ -157,7 +157,8 @@ export class DeployerAccess extends pulumi.ComponentResource {
         },
         automountServiceAccountToken: false,
       },
-      { parent: this, provider },
+      // A rotation deletes the old identity first, early in the `up`: every token of it dies then.
+      { parent: this, provider, deleteBeforeReplace: true },
     );
     this.serviceAccountName = serviceAccount.metadata.name;
     this.grants = grantRoleToServiceAccount(name, {

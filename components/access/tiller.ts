@@ -57,7 +57,8 @@ export class Tiller extends pulumi.ComponentResource {
           labels,
         },
       },
-      { parent: this, provider },
+      // A rotation deletes the old identity first, early in the `up`: a leaked Tiller token dies then.
+      { parent: this, provider, deleteBeforeReplace: true },
     );
     this.serviceAccountName = serviceAccount.metadata.name;
 

@@ -284,7 +284,8 @@ const tokenRequestProvider: pulumi.dynamic.ResourceProvider = {
     return {
       changes: changed,
       replaces,
-      deleteBeforeReplace: false,
+      // A rotation revokes at once: the old token's binding Secrets go before anything else.
+      deleteBeforeReplace: true,
       stables: [],
     };
   },
