@@ -23,8 +23,24 @@ import {
 
 const NS = `e2e-oidc-${uniqueSuffix()}`;
 const AUTH_CONFIG = path.join(REPO, ".local/cluster/authentication-config.yaml");
-const EMPTY_AUTH_CONFIG =
-  "apiVersion: apiserver.config.k8s.io/v1\nkind: AuthenticationConfiguration\njwt: []\n";
+
+/**
+ * Rewrite the API server's AuthenticationConfiguration: drop this run's issuer, then let `change`
+ * add entries. Other runs' issuers are kept (the file and the cluster are shared).
+ */
+function updateAuthConfig(change: (jwt: any[]) => any[]) {
+  const current = (yaml.load(fs.readFileSync(AUTH_CONFIG, "utf8")) ?? {}) as { jwt?: any[] };
+  const others = (current.jwt ?? []).filter((j) => j.issuer?.url !== issuerUrl);
+  fs.writeFileSync(
+    AUTH_CONFIG,
+    yaml.dump({
+      apiVersion: "apiserver.config.k8s.io/v1",
+      kind: "AuthenticationConfiguration",
+      jwt: change(others),
+    }),
+  );
+}
+let issuerUrl = "";
 const AUDIENCE = "scoped-cd-e2e";
 const JOB = "https://jenkins.example.test/job/shop/job/deploy/";
 
@@ -197,6 +213,7 @@ describe("keyless OIDC deployer credential on the real API server", function () 
 
   before(async () => {
     issuer = await startIssuer();
+    issuerUrl = issuer.url;
     access = await createTestStack("oidc-access");
     access.setConfig({
       mode: "access",
@@ -227,7 +244,7 @@ describe("keyless OIDC deployer credential on the real API server", function () 
       server: doc.clusters[0].cluster.server,
       ca: Buffer.from(doc.clusters[0].cluster["certificate-authority-data"], "base64"),
     };
-    fs.writeFileSync(AUTH_CONFIG, yaml.dump(up.outputs.authentication.value));
+    updateAuthConfig((jwt) => [...jwt, ...up.outputs.authentication.value.jwt]);
     const token = issuer.sign(jenkinsClaims(issuer.url));
     await waitFor("the API server to load the test issuer", 90, async () =>
       (await whoAmI(api, token)).status === 201 ? true : undefined,
@@ -239,12 +256,13 @@ describe("keyless OIDC deployer credential on the real API server", function () 
       console.log(access?.log.join(""));
       console.log(delivery?.log.join(""));
     }
-    fs.writeFileSync(AUTH_CONFIG, EMPTY_AUTH_CONFIG);
-    issuer?.close();
     await delivery?.stack
       .destroy({ onOutput: collect(delivery) })
       .catch((e) => console.error(String(e)));
     await delivery?.remove().catch(() => undefined);
+    // The delivery stack removes its release with the ID token: drop the issuer only after it.
+    if (issuer) updateAuthConfig((jwt) => jwt);
+    issuer?.close();
     await access?.stack
       .destroy({ onOutput: collect(access) })
       .catch((e) => console.error(String(e)));
