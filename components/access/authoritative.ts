@@ -6,6 +6,7 @@
 // writes the declared lists whole again (Kubernetes lists without a merge key are atomic under
 // server-side apply). Without a surplus the live token is kept, so a clean stack shows no change.
 import * as crypto from "node:crypto";
+import * as https from "node:https";
 import * as pulumi from "@pulumi/pulumi";
 import { surplus } from "../../policy/surplus";
 import { AUTHORITATIVE } from "./labels";
@@ -24,12 +25,26 @@ interface LiveObject {
   readonly [field: string]: unknown;
 }
 
-type ObjectApi = { read(spec: unknown): Promise<unknown> };
-let objectApi: Promise<ObjectApi> | undefined;
+/** The REST resource of each kind this module reads. */
+const RESOURCES: Record<string, string> = {
+  ResourceQuota: "resourcequotas",
+  LimitRange: "limitranges",
+  NetworkPolicy: "networkpolicies",
+  Role: "roles",
+  RoleBinding: "rolebindings",
+  ValidatingAdmissionPolicy: "validatingadmissionpolicies",
+  ValidatingAdmissionPolicyBinding: "validatingadmissionpolicybindings",
+};
 
-/** One client for the admin kubeconfig (the admin provider's: KUBECONFIG, `cluster.context`). */
-function adminObjectApi(): Promise<ObjectApi> {
-  objectApi ??= (async () => {
+type ClientNode = typeof import("@kubernetes/client-node", {
+  with: { "resolution-mode": "import" },
+});
+type KubeConfig = InstanceType<ClientNode["KubeConfig"]>;
+let adminConfig: Promise<KubeConfig> | undefined;
+
+/** The admin kubeconfig, as the admin provider reads it (KUBECONFIG, `cluster.context`). */
+function adminKubeConfig(): Promise<KubeConfig> {
+  adminConfig ??= (async () => {
     const k = await import("@kubernetes/client-node");
     const kc = new k.KubeConfig();
     kc.loadFromDefault();
@@ -37,30 +52,56 @@ function adminObjectApi(): Promise<ObjectApi> {
       "cluster",
     )?.context;
     if (context) kc.setCurrentContext(context);
-    return k.KubernetesObjectApi.makeApiClient(kc) as unknown as ObjectApi;
+    return kc;
   })();
-  return objectApi;
+  return adminConfig;
 }
 
+/**
+ * GET the object as raw JSON (client-node's typed models rename fields such as `default` and
+ * `from`, which would read as surplus). Undefined when it does not exist.
+ */
 async function readLive(ref: {
   apiVersion: string;
   kind: string;
   name: string;
   namespace?: string;
-}) {
-  const api = await adminObjectApi();
-  try {
-    return (await api.read({
-      apiVersion: ref.apiVersion,
-      kind: ref.kind,
-      metadata: { name: ref.name, ...(ref.namespace ? { namespace: ref.namespace } : {}) },
-    })) as LiveObject;
-  } catch (err) {
-    if ((err as { code?: number }).code === 404) return undefined;
+}): Promise<LiveObject | undefined> {
+  const kc = await adminKubeConfig();
+  const server = kc.getCurrentCluster()?.server;
+  const url = new URL(
+    (ref.apiVersion === "v1" ? "/api/v1" : `/apis/${ref.apiVersion}`) +
+      (ref.namespace ? `/namespaces/${ref.namespace}` : "") +
+      `/${RESOURCES[ref.kind]}/${ref.name}`,
+    server,
+  );
+  const options: https.RequestOptions = { method: "GET", headers: { Accept: "application/json" } };
+  await kc.applyToHTTPSOptions(options);
+  const what = `${ref.kind} ${ref.namespace ? `${ref.namespace}/` : ""}${ref.name}`;
+  const { status, body } = await new Promise<{ status: number; body: string }>(
+    (resolve, reject) => {
+      const req = https.request(url, { ...options, timeout: 15_000 }, (res) => {
+        let text = "";
+        res.setEncoding("utf8");
+        res.on("data", (chunk: string) => (text += chunk));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: text }));
+      });
+      req.on("timeout", () => req.destroy(new Error("timed out")));
+      req.on("error", reject);
+      req.end();
+    },
+  ).catch((err: Error) => {
     throw new pulumi.RunError(
-      `cannot read ${ref.kind} ${ref.namespace ? `${ref.namespace}/` : ""}${ref.name} with the admin kubeconfig to check it for drift: ${String((err as Error).message ?? err)}`,
+      `cannot read ${what} with the admin kubeconfig to check it for drift: ${err.message}`,
+    );
+  });
+  if (status === 404) return undefined;
+  if (status !== 200) {
+    throw new pulumi.RunError(
+      `cannot read ${what} with the admin kubeconfig to check it for drift: HTTP ${status}`,
     );
   }
+  return JSON.parse(body) as LiveObject;
 }
 
 /** The reconcile token for an object whose declared content (top-level fields) is `declared`. */
