@@ -172,3 +172,50 @@ export function authenticationConfiguration(trusts: readonly OidcTrust[]) {
     jwt: [...byIssuer.values()].map(jwtAuthenticator),
   };
 }
+
+// ---------------------------------------------------------------------------------------------
+// What a rotation cannot take back by itself
+
+/** The parts of a RoleBinding that matter here. */
+export interface BindingLike {
+  readonly metadata?: { readonly name?: string };
+  readonly roleRef: { readonly kind: string; readonly name: string };
+  readonly subjects?: readonly {
+    readonly kind: string;
+    readonly name: string;
+    readonly namespace?: string;
+  }[];
+}
+
+/** The Roles scoped-cd grants to its identities in a stage namespace. */
+export const STAGE_ROLES = ["scoped-deployer", "tiller"] as const;
+
+/**
+ * RoleBindings that grant a stage Role to anyone but the stage's current identities (the deployer
+ * `deployer-<suffix>` and Tiller `tiller-<suffix>`; OIDC job groups when `groups` is given). With
+ * `allowRbac` a holder of an old credential can create one for an identity of its own, and a
+ * rotation does not remove it: `verify` reports each as a surprise.
+ */
+export function strayStageGrants(
+  bindings: readonly BindingLike[],
+  current: { readonly serviceAccount: string | null; readonly groups?: readonly string[] },
+): string[] {
+  const suffix = current.serviceAccount?.replace(/^deployer-/, "");
+  const allowed = new Set(
+    suffix ? [`ServiceAccount/deployer-${suffix}`, `ServiceAccount/tiller-${suffix}`] : [],
+  );
+  for (const g of current.groups ?? []) allowed.add(`Group/${g}`);
+  const stray: string[] = [];
+  for (const b of bindings) {
+    if (b.roleRef.kind !== "Role" || !(STAGE_ROLES as readonly string[]).includes(b.roleRef.name))
+      continue;
+    for (const s of b.subjects ?? []) {
+      if (!allowed.has(`${s.kind}/${s.name}`)) {
+        stray.push(
+          `RoleBinding ${b.metadata?.name ?? "?"} grants Role ${b.roleRef.name} to ${s.kind} ${s.name}`,
+        );
+      }
+    }
+  }
+  return stray.sort();
+}

@@ -5,6 +5,7 @@ import { buildContainmentMatrix, Expectation } from "../../policy/containment";
 import type { StageSummary } from "../../components/outputs";
 import { admissionProbeCheck } from "./admissionCheck";
 import { checkContainment } from "./containmentCheck";
+import { strayGrantsCheck } from "./identityCheck";
 
 /** One stage of a stack, with the kubeconfig to ask as. */
 export interface StageTarget {
@@ -58,4 +59,8 @@ export const containmentMatrixCheck: StageCheck = {
   },
 };
 
-export const STAGE_CHECKS: readonly StageCheck[] = [containmentMatrixCheck, admissionProbeCheck];
+export const STAGE_CHECKS: readonly StageCheck[] = [
+  containmentMatrixCheck,
+  admissionProbeCheck,
+  strayGrantsCheck,
+];

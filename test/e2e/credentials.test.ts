@@ -5,6 +5,7 @@
 import * as assert from "node:assert/strict";
 import * as https from "node:https";
 import * as yaml from "js-yaml";
+import { strayGrantsCheck } from "../../cli/lib/identityCheck";
 import { jwtClaims } from "../../policy/credentials";
 import { adminClients, Clients } from "./kube";
 import { collect, createTestStack, TestStack, uniqueSuffix, waitFor } from "./support";
@@ -332,5 +333,18 @@ describe("expiring deployer token (TokenRequest) on the real API server", functi
     );
     assert.ok(!sas.includes(oldTiller), `Tiller's old identity ${oldTiller} survived the rotation`);
     report.push(`after rotation, ServiceAccounts in the namespace: ${sas.sort().join(", ")}`);
+    // The allowRbac identity made with the old credential survives the rotation: verify reports it.
+    const rows = await strayGrantsCheck.run({
+      stack: t.name,
+      stage: "c",
+      summary: up.outputs.stages.value.c,
+      kubeconfig: up.outputs.kubeconfigs.value.c,
+      otherNamespace: "default",
+    });
+    report.push(`verify after rotation: ${rows.map((r) => r.description).join("; ")}`);
+    assert.deepEqual(
+      rows.map((r) => [r.description, r.ok]),
+      [["RoleBinding persist grants Role scoped-deployer to ServiceAccount persist", false]],
+    );
   });
 });

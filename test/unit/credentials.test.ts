@@ -10,6 +10,7 @@ import {
   jwtAuthenticator,
   jwtClaims,
   renewalDecision,
+  strayStageGrants,
 } from "../../policy/credentials";
 import { renderScopedKubeconfig } from "../../components/access/kubeconfig";
 import { allModeConfig } from "./fixtures";
@@ -229,6 +230,30 @@ describe("verify's expiry warning", () => {
   it("says nothing before the margin, or for a credential that does not expire", () => {
     assert.equal(credentialExpiryWarning("dev", summary(at), 9_000), undefined);
     assert.equal(credentialExpiryWarning("dev", summary(null, "oidc"), 9_999), undefined);
+  });
+});
+
+describe("grants a rotation cannot take back", () => {
+  const binding = (name: string, role: string, subjects: { kind: string; name: string }[]) => ({
+    metadata: { name },
+    roleRef: { kind: "Role", name: role },
+    subjects,
+  });
+
+  it("reports a stage Role bound to anyone but the current deployer and Tiller", () => {
+    const bindings = [
+      binding("scoped-deployer", "scoped-deployer", [
+        { kind: "ServiceAccount", name: "deployer-new123" },
+      ]),
+      binding("tiller", "tiller", [{ kind: "ServiceAccount", name: "tiller-new123" }]),
+      binding("persist", "scoped-deployer", [{ kind: "ServiceAccount", name: "persist" }]),
+      binding("old", "tiller", [{ kind: "ServiceAccount", name: "deployer-old456" }]),
+      binding("chart", "app-reader", [{ kind: "ServiceAccount", name: "app" }]),
+    ];
+    assert.deepEqual(strayStageGrants(bindings, { serviceAccount: "deployer-new123" }), [
+      "RoleBinding old grants Role tiller to ServiceAccount deployer-old456",
+      "RoleBinding persist grants Role scoped-deployer to ServiceAccount persist",
+    ]);
   });
 });
 
