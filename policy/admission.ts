@@ -172,6 +172,9 @@ const rule = (apiGroups: string[], resources: string[], operations = ["CREATE", 
   resources,
 });
 
+/** The request's subresource; the field is absent (not empty) for the resource itself. */
+const SUB = '(has(request.subResource) ? request.subResource : "")';
+
 /** Every object with a pod template, and where that template's PodSpec is. */
 export const POD_TEMPLATE_KINDS: readonly { group: string; resource: string; kind: string }[] = [
   { group: "", resource: "pods", kind: "Pod" },
@@ -255,6 +258,16 @@ export function admissionPolicies(s: AdmissionSettings): AdmissionPolicy[] {
     class: "ingress",
     resourceRules: [rule(["networking.k8s.io", "extensions"], ["ingresses"])],
     validations: [
+      // First: the API server reports the first failed validation of a policy.
+      {
+        expression: `${annotations}.all(k, !${injection})`,
+        messageExpression: msg([
+          `${RULE_PREFIX} ingress.annotations: annotation `,
+          { cel: `${annotations}.filter(k, ${injection})[0]` },
+          " injects controller configuration or widens the Ingress; no setting relaxes it",
+        ]),
+        reason: "Forbidden",
+      },
       {
         expression: "!has(object.spec.defaultBackend)",
         message: says(
@@ -285,15 +298,6 @@ export function admissionPolicies(s: AdmissionSettings): AdmissionPolicy[] {
           `the ingress class must be one of the stage's allowed classes (${s.ingress.allowClasses.join(", ") || "none: leave it unset"})`,
           relax("ingress.allowClasses"),
         ),
-        reason: "Forbidden",
-      },
-      {
-        expression: `${annotations}.all(k, !${injection})`,
-        messageExpression: msg([
-          `${RULE_PREFIX} ingress.annotations: annotation `,
-          { cel: `${annotations}.filter(k, ${injection})[0]` },
-          " injects controller configuration or widens the Ingress; no setting relaxes it",
-        ]),
         reason: "Forbidden",
       },
       {
@@ -436,7 +440,7 @@ export function admissionPolicies(s: AdmissionSettings): AdmissionPolicy[] {
         name: "podSpec",
         expression: `request.resource.resource in ${celList(
           POD_TEMPLATE_KINDS.map((k) => k.resource),
-        )} && request.subResource == "" ? (${POD_SPEC_VARIABLE.expression}) : {}`,
+        )} && ${SUB} == "" ? (${POD_SPEC_VARIABLE.expression}) : {}`,
       },
     ],
     validations: [
@@ -445,7 +449,7 @@ export function admissionPolicies(s: AdmissionSettings): AdmissionPolicy[] {
         // ServiceAccount: only the access layer may create one. Secret type is immutable, so
         // UPDATE cannot turn an Opaque Secret into one.
         expression:
-          'request.resource.resource != "secrets" || request.subResource != "" || ' +
+          `request.resource.resource != "secrets" || ${SUB} != "" || ` +
           'object.type != "kubernetes.io/service-account-token"',
         message: says(
           "identities.tokenSecret",
@@ -455,8 +459,7 @@ export function admissionPolicies(s: AdmissionSettings): AdmissionPolicy[] {
         reason: "Forbidden",
       },
       {
-        expression:
-          '!(request.resource.resource == "serviceaccounts" && request.subResource == "token")',
+        expression: `!(request.resource.resource == "serviceaccounts" && ${SUB} == "token")`,
         message: says(
           "identities.tokenRequest",
           "only the access layer mints ServiceAccount tokens",
@@ -466,8 +469,8 @@ export function admissionPolicies(s: AdmissionSettings): AdmissionPolicy[] {
       },
       {
         expression:
-          '!(request.resource.resource == "pods" && request.subResource == "binding") && ' +
-          '!(request.resource.resource == "services" && request.subResource == "status")',
+          `!(request.resource.resource == "pods" && ${SUB} == "binding") && ` +
+          `!(request.resource.resource == "services" && ${SUB} == "status")`,
         message: says(
           "identities.subresources",
           "pods/binding (picks a node) and services/status (claims load-balancer IPs, CVE-2020-8554) are the control plane's",

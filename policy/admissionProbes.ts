@@ -100,7 +100,21 @@ export function admissionProbes(namespace: string, id: string): AdmissionProbe[]
           ...meta("snippet"),
           annotations: { "nginx.ingress.kubernetes.io/configuration-snippet": "return 200;" },
         },
-        spec: {},
+        spec: {
+          rules: [
+            {
+              http: {
+                paths: [
+                  {
+                    path: "/",
+                    pathType: "Prefix",
+                    backend: { service: { name: "x", port: { number: 80 } } },
+                  },
+                ],
+              },
+            },
+          ],
+        },
       },
     },
     {

@@ -73,6 +73,12 @@ describe("guardrails of the stage namespace on the real API server", function ()
     await t?.remove().catch(() => undefined);
   });
 
+  it("previews no change on a clean stack (the reconcile tokens are stable)", async () => {
+    const preview = await t.stack.preview({ onOutput: collect(t), refresh: true });
+    const changed = Object.entries(preview.changeSummary).filter(([op]) => op !== "same");
+    assert.deepEqual(changed, [], preview.stdout.slice(-3000));
+  });
+
   it("refuses every verify probe with its rule's message and admits the ordinary objects", async () => {
     for (const probe of admissionProbes(NS, suffix)) {
       const message = await attempt(probe.object);
@@ -326,11 +332,12 @@ describe("guardrails of the stage namespace on the real API server", function ()
       );
     });
 
+    // A ClusterRole the deployer holds entirely, so the escalation check lets it through.
     it("refuses a binding of a ClusterRole", async () => {
       const message = await attempt(
         binding([{ kind: "ServiceAccount", name: "default" }], {
           kind: "ClusterRole",
-          name: "view",
+          name: "system:basic-user",
         }),
       );
       assert.ok(message.includes(refusalText("rbac.roleRef")), message);
@@ -443,6 +450,9 @@ describe("guardrails of the stage namespace on the real API server", function ()
     ];
     await admin.objects.replace(binding);
 
+    // A refreshing preview (what `drift` runs) shows both objects as updates.
+    const preview = await t.stack.preview({ onOutput: collect(t), refresh: true, diff: true });
+    assert.ok((preview.changeSummary.update ?? 0) >= 2, preview.stdout.slice(-3000));
     await t.stack.up({ onOutput: collect(t) });
     const after = await admin.rbac.readNamespacedRole({ name: "scoped-deployer", namespace: NS });
     assert.deepEqual(after.rules, declared);
