@@ -476,10 +476,12 @@ describe("guardrails of the stage namespace on the real API server", function ()
     });
     assert.match(failed.stdout, /externalIPs/);
     await t.stack.up({ onOutput: collect(t), refresh: true });
+    let last = "";
     const ok = await waitFor("verify to pass", 30, async () => {
       const r = await verify();
+      last = r.stdout + r.stderr;
       return r.code === 0 ? r : undefined;
-    });
+    }).catch((err) => assert.fail(`${String(err)}\n${last}`));
     assert.equal(ok.code, 0);
   });
 });
