@@ -21,13 +21,19 @@ export function plainText(text: string): string {
   return stripVTControlCharacters(text).replace(/<\{%[^%]*%\}>/g, "");
 }
 
-/** The last lines of the CLI's stderr for a CommandError, else the error's message. */
+/**
+ * Why a Pulumi CLI run failed, briefly: for a CommandError, the CLI's exit code and the error lines
+ * of its stderr (else the last lines of it); otherwise the error's message.
+ */
 export function commandFailure(err: unknown, maxLines = 20): string {
   // A CommandError's message embeds the CLI's whole stdout; only its stderr says what went wrong.
-  const stderr = (err as { commandResult?: { stderr?: unknown } } | undefined)?.commandResult
-    ?.stderr;
-  if (typeof stderr === "string" && stderr.trim()) {
-    return plainText(stderr).trim().split("\n").slice(-maxLines).join("\n");
+  const result = (err as { commandResult?: { stderr?: unknown; code?: unknown } } | undefined)
+    ?.commandResult;
+  if (result && typeof result.stderr === "string") {
+    const lines = plainText(result.stderr).trim().split("\n");
+    const errors = lines.filter((l) => /\berror\b/i.test(l));
+    const shown = (errors.length > 0 ? errors : lines).slice(-maxLines).join("\n").trim();
+    return `${shown || "(no message on stderr)"} (pulumi exit code ${String(result.code)})`;
   }
   return plainText(err instanceof Error ? err.message : String(err));
 }

@@ -5,4 +5,8 @@
 set -euo pipefail
 # shellcheck source=lib/local-cluster-env.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/local-cluster-env.sh"
-exec npx mocha --config .mocharc.e2e.json "$@"
+# With test files given, run only those: mocha would add them to the config's spec, not replace it.
+if [ $# -gt 0 ]; then
+  exec npx mocha --timeout 600000 --reporter spec "$@"
+fi
+exec npx mocha --config .mocharc.e2e.json
