@@ -494,8 +494,12 @@ describe("security model on the real API server", function () {
     });
 
     it("has a ServiceAccount that can do nothing the deployer cannot", async () => {
+      // Tiller's ServiceAccount carries the deployer's rotation suffix (tiller-<suffix>).
+      const tillerSa = (await admin.core.listNamespacedServiceAccount({ namespace: NS_A })).items
+        .map((sa) => sa.metadata!.name!)
+        .find((n) => n.startsWith("tiller-"))!;
       const token = await admin.core.createNamespacedServiceAccountToken({
-        name: "tiller",
+        name: tillerSa,
         namespace: NS_A,
         body: { spec: { audiences: [], expirationSeconds: 600 } },
       });
