@@ -4,6 +4,8 @@ import { admissionPolicies, hostPatternRegex, isInjectionAnnotation } from "../.
 import { cidrContains, egressRules } from "../../policy/egress";
 import { DEFAULT_QUOTA, stageQuota } from "../../policy/quota";
 import { surplus } from "../../policy/surplus";
+import { deployerRules } from "../../policy/deployerProfile";
+import { rulesBeyondProfile, SELF_REVIEW_RULES } from "../../policy/rulesReview";
 import { allModeConfig } from "./fixtures";
 import { runProgram, RunResult } from "./harness";
 
@@ -308,5 +310,21 @@ describe("surplus: what a live object carries beyond its declaration", () => {
     // policyTypes is declared by the component; here it is the server's: a non-empty list.
     assert.deepEqual(surplus({ spec: { ...declared.spec, policyTypes: ["Ingress"] } }, live), []);
     assert.deepEqual(surplus({ rules }, { rules: [{ ...rules[0], resourceNames: [] }] }), []);
+  });
+});
+
+describe("effective rules compared with the profile", () => {
+  it("finds an appended wildcard rule and nothing in the profile itself", () => {
+    const profile = deployerRules({ allowRbac: false, tiller: false });
+    assert.deepEqual(rulesBeyondProfile([...profile, ...SELF_REVIEW_RULES]), []);
+    const wildcard = { apiGroups: ["*"], resources: ["*"], verbs: ["*"] };
+    const [found] = rulesBeyondProfile([...profile, wildcard]);
+    assert.deepEqual(found.rule, wildcard);
+    assert.ok(found.classes.includes("wildcard"));
+  });
+
+  it("finds a daemonsets grant, which the containment matrix may not ask about", () => {
+    const ds = { apiGroups: ["apps"], resources: ["daemonsets"], verbs: ["create"] };
+    assert.deepEqual(rulesBeyondProfile([ds])[0].classes, ["pod-creation"]);
   });
 });
