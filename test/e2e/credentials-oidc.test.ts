@@ -16,6 +16,7 @@ import {
   createTestStack,
   execFileAsync,
   REPO,
+  runCli,
   TestStack,
   uniqueSuffix,
   waitFor,
@@ -332,5 +333,27 @@ describe("keyless OIDC deployer credential on the real API server", function () 
     const up = await delivery.stack.up({ onOutput: collect(delivery) });
     assert.equal(up.outputs.stages.value.c.releases.storefront.status, "deployed");
     assert.ok(!delivery.log.join("").includes(token), "the ID token appears in the CLI output");
+  });
+
+  it("verifies the stage with the CLI, the secret-free kubeconfig file and the ID token only", async () => {
+    const token = issuer.sign(jenkinsClaims(issuer.url));
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "scoped-cd-oidc-kc-"));
+    const file = path.join(dir, "kubeconfig");
+    fs.writeFileSync(file, kubeconfig, { mode: 0o600 });
+    const result = await runCli(
+      [
+        "verify",
+        "--stack",
+        delivery!.name,
+        "--work-dir",
+        delivery!.workDir,
+        "--kubeconfig-file",
+        `${delivery!.name}=${file}`,
+      ],
+      { [ID_TOKEN_ENV]: token, KUBECONFIG: undefined },
+    );
+    fs.rmSync(dir, { recursive: true, force: true });
+    assert.ok(!`${result.stdout}${result.stderr}`.includes(token), "the ID token was printed");
+    assert.equal(result.code, 0, `${result.stdout}\n${result.stderr}`);
   });
 });
