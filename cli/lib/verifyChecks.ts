@@ -5,6 +5,7 @@ import { buildContainmentMatrix, Expectation } from "../../policy/containment";
 import type { StageSummary } from "../../components/outputs";
 import { admissionProbeCheck } from "./admissionCheck";
 import { checkContainment } from "./containmentCheck";
+import { identityRulesCheck } from "./rulesCheck";
 import { strayGrantsCheck } from "./identityCheck";
 
 /** One stage of a stack, with the kubeconfig to ask as. */
@@ -61,6 +62,7 @@ export const containmentMatrixCheck: StageCheck = {
 
 export const STAGE_CHECKS: readonly StageCheck[] = [
   containmentMatrixCheck,
+  identityRulesCheck,
   admissionProbeCheck,
   strayGrantsCheck,
 ];
