@@ -69,6 +69,38 @@ export const identityRulesCheck: StageCheck = {
         ...(review.status?.incomplete ? { note: "the review is incomplete" } : {}),
       });
     }
+    // The stack's other stages: nothing beyond what every identity may do.
+    for (const other of target.siblingNamespaces ?? []) {
+      const sibling = await kc.makeApiClient(k.AuthorizationV1Api).createSelfSubjectRulesReview({
+        body: {
+          apiVersion: "authorization.k8s.io/v1",
+          kind: "SelfSubjectRulesReview",
+          spec: { namespace: other },
+        },
+      });
+      const granted = rulesBeyondProfile(
+        (sibling.status?.resourceRules ?? []).map((r) => ({
+          apiGroups: r.apiGroups ?? [""],
+          resources: r.resources ?? [],
+          verbs: r.verbs,
+        })),
+        [],
+      );
+      rows.push({
+        check: "rules",
+        description: `no rights in the stack's other stage namespace ${other} (SelfSubjectRulesReview)`,
+        expected: "forbidden",
+        actual: granted.length ? "allowed" : "forbidden",
+        ok: granted.length === 0,
+        ...(granted.length
+          ? {
+              reason: granted
+                .map(({ rule }) => `${rule.verbs.join(",")} ${rule.resources.join(",")}`)
+                .join("; "),
+            }
+          : {}),
+      });
+    }
     return rows;
   },
 };

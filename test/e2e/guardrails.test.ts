@@ -483,5 +483,8 @@ describe("guardrails of the stage namespace on the real API server", function ()
       return r.code === 0 ? r : undefined;
     }).catch((err) => assert.fail(`${String(err)}\n${last}`));
     assert.equal(ok.code, 0);
+    // It asked about the stack's other stage and the identity's effective rules too.
+    assert.ok(ok.stdout.includes(NS_OTHER), ok.stdout);
+    assert.match(ok.stdout, /stay within the deployer profile/);
   });
 });
