@@ -110,6 +110,9 @@ export function stageTargets(args: VerifyArgs, outputs: Partial<StackOutputValue
     summary: stages[stage],
     kubeconfig,
     otherNamespace: args.otherNamespace,
+    siblingNamespaces: Object.values(stages)
+      .map((s) => s.namespace)
+      .filter((ns) => ns !== stages[stage].namespace),
   });
 
   if (args.kubeconfig) {

@@ -17,6 +17,8 @@ export interface StageTarget {
   readonly kubeconfig: string;
   /** A namespace besides kube-system that must be out of reach. */
   readonly otherNamespace: string;
+  /** The namespaces of the stack's other stages: as far out of reach as any. */
+  readonly siblingNamespaces?: readonly string[];
 }
 
 /** One answer, expected or not. */
