@@ -258,6 +258,51 @@ describe("guardrails of the stage namespace on the real API server", function ()
       }
     });
 
+    // The deployer may not create these kinds at all (RBAC); the scheduling rules bind everyone
+    // (only the identity rules are limited to CI requesters), so an admin's dry-run proves that
+    // the policy covers them should a Role ever grant them.
+    it("covers Pods, ReplicaSets, DaemonSets and ReplicationControllers too", async () => {
+      const selector = { matchLabels: { a: "b" } };
+      const bad = { priorityClassName: "system-node-critical" };
+      for (const obj of [
+        { apiVersion: "v1", kind: "Pod", metadata: meta("pod"), spec: spec(bad) },
+        {
+          apiVersion: "apps/v1",
+          kind: "ReplicaSet",
+          metadata: meta("rs"),
+          spec: {
+            selector,
+            template: { ...template(bad), spec: { ...spec(bad), restartPolicy: "Always" } },
+          },
+        },
+        {
+          apiVersion: "apps/v1",
+          kind: "DaemonSet",
+          metadata: meta("ds"),
+          spec: {
+            selector,
+            template: { ...template(bad), spec: { ...spec(bad), restartPolicy: "Always" } },
+          },
+        },
+        {
+          apiVersion: "v1",
+          kind: "ReplicationController",
+          metadata: meta("rc"),
+          spec: {
+            selector: { a: "b" },
+            template: { ...template(bad), spec: { ...spec(bad), restartPolicy: "Always" } },
+          },
+        },
+      ]) {
+        const message = await messageOf(admin.objects.create(obj as never, undefined, "All"));
+        assert.ok(
+          message.includes(refusalText("workloads.priorityClassName")),
+          `${obj.kind}: ${message}`,
+        );
+        assert.equal(await attempt(obj).then((m) => m.includes("forbidden")), true, obj.kind);
+      }
+    });
+
     it("refuses a toleration added to the chart's running Deployment (UPDATE)", async () => {
       const current = (await scoped.apps.readNamespacedDeployment({
         name: "guarded",
