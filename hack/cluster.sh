@@ -28,6 +28,7 @@ NODE_NAME=kwok-node-0
 READY_TIMEOUT=${CLUSTER_READY_TIMEOUT:-120}
 
 COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok)
+declare -A COMPONENT_PORTS
 
 # ---------------------------------------------------------------------------------------------
 # Binaries: from the toolchain cache (PATH exports), fail clearly if the toolchain is not built.
@@ -258,6 +259,24 @@ node_ready() {
   [ "$(kubectl_admin get node "$NODE_NAME" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" = True ]
 }
 
+# A component of this checkout that is not running must find its port free: otherwise another
+# checkout's cluster (or any other process) holds it, and starting over it would half-work.
+COMPONENT_PORTS=([etcd]="$ETCD_PORT $ETCD_PEER_PORT" [kube-apiserver]="$APISERVER_PORT"
+  [kube-controller-manager]="$CONTROLLER_MANAGER_PORT" [kube-scheduler]="$SCHEDULER_PORT" [kwok]="$KWOK_PORT")
+check_ports_free() {
+  local c port holder
+  for c in "${COMPONENTS[@]}"; do
+    is_running "$c" && continue
+    for port in ${COMPONENT_PORTS[$c]}; do
+      holder="$(ss -Hltnp "sport = :$port" 2>/dev/null | head -n 1)"
+      if [ -n "$holder" ]; then
+        echo "cluster: cannot start $c: 127.0.0.1:$port is taken by another process (${holder##* }), not by this checkout's cluster ($state). Another checkout's local cluster? Stop it with its own hack/cluster.sh stop." >&2
+        exit 1
+      fi
+    done
+  done
+}
+
 cmd_start() {
   load_toolchain
   mkdir -p "$state" "$logs" "$pids"; chmod 700 "$state"
@@ -266,6 +285,7 @@ cmd_start() {
   if [ $all = 1 ] && apiserver_ready && node_ready; then
     echo "cluster: already running (https://127.0.0.1:$APISERVER_PORT)"; return 0
   fi
+  check_ports_free
   local t=$SECONDS
   ensure_pki
   write_kubeconfig "$admin_kubeconfig" admin
