@@ -429,7 +429,7 @@ export function admissionPolicies(s: AdmissionSettings): AdmissionPolicy[] {
   const identities: AdmissionPolicy = {
     class: "identities",
     resourceRules: [
-      rule([""], ["secrets"]),
+      rule([""], ["secrets", "configmaps"]),
       rule([""], ["serviceaccounts/token", "pods/binding"], ["CREATE"]),
       rule([""], ["services/status"], ["UPDATE"]),
       ...podTemplateRules(),
@@ -454,6 +454,17 @@ export function admissionPolicies(s: AdmissionSettings): AdmissionPolicy[] {
         message: says(
           "identities.tokenSecret",
           "only the access layer creates kubernetes.io/service-account-token Secrets (a legacy token never expires and survives a rotation)",
+          null,
+        ),
+        reason: "Forbidden",
+      },
+      {
+        // Pods trust it, and so would a scoped kubeconfig built from it: a credential that could
+        // rewrite it could make the next, rotated kubeconfig trust a server of its choosing.
+        expression: `request.resource.resource != "configmaps" || request.name != "kube-root-ca.crt"`,
+        message: says(
+          "identities.clusterCA",
+          "the namespace's kube-root-ca.crt is the cluster CA that pods trust; only the control plane writes it",
           null,
         ),
         reason: "Forbidden",
@@ -492,7 +503,39 @@ export function admissionPolicies(s: AdmissionSettings): AdmissionPolicy[] {
     ],
   };
 
-  return [services, ingress, workloads, pdbs, rbac, identities];
+  const volumes: AdmissionPolicy = {
+    class: "volumes",
+    resourceRules: [rule([""], ["persistentvolumeclaims"])],
+    // The PersistentVolume binder (a control-plane identity) sets volumeName when it binds.
+    matchConditions: [{ name: "ci-requester", expression: CI_REQUESTER }],
+    validations: [
+      {
+        expression:
+          '!has(object.spec.volumeName) || object.spec.volumeName == "" || ' +
+          "(request.operation == 'UPDATE' && has(oldObject.spec.volumeName) && " +
+          "oldObject.spec.volumeName == object.spec.volumeName)",
+        message: says(
+          "volumes.volumeName",
+          "a claim may not name its PersistentVolume (it could bind a volume provisioned for someone else); let the storage class provision one",
+          null,
+        ),
+        reason: "Forbidden",
+      },
+      {
+        expression:
+          "!has(object.spec.dataSourceRef) || !has(object.spec.dataSourceRef.namespace) || " +
+          'object.spec.dataSourceRef.namespace == "" || object.spec.dataSourceRef.namespace == request.namespace',
+        message: says(
+          "volumes.dataSource",
+          "a claim may not be populated from another namespace's data",
+          null,
+        ),
+        reason: "Forbidden",
+      },
+    ],
+  };
+
+  return [services, ingress, workloads, pdbs, rbac, identities, volumes];
 }
 
 /** Cluster-wide name of a stage's policy (and of its binding). */

@@ -68,6 +68,32 @@ export function admissionProbes(namespace: string, id: string): AdmissionProbe[]
       object: deployment(namespace, name("deploy"), podSpec()),
     },
     {
+      description: "a rewrite of the namespace's cluster CA (kube-root-ca.crt)",
+      expect: "refused",
+      rule: "identities.clusterCA",
+      object: {
+        apiVersion: "v1",
+        kind: "ConfigMap",
+        metadata: { name: "kube-root-ca.crt", namespace },
+        data: { "ca.crt": "not the cluster CA" },
+      },
+    },
+    {
+      description: "a claim naming a PersistentVolume",
+      expect: "refused",
+      rule: "volumes.volumeName",
+      object: {
+        apiVersion: "v1",
+        kind: "PersistentVolumeClaim",
+        metadata: meta("pvc"),
+        spec: {
+          accessModes: ["ReadWriteOnce"],
+          resources: { requests: { storage: "1Gi" } },
+          volumeName: "someone-elses-volume",
+        },
+      },
+    },
+    {
       description: "a Service with externalIPs (CVE-2020-8554)",
       expect: "refused",
       rule: "services.externalIPs",

@@ -447,6 +447,44 @@ describe("guardrails of the stage namespace on the real API server", function ()
     });
   });
 
+  describe("trust and storage", () => {
+    it("refuses a rewrite of the namespace's cluster CA, which the next kubeconfig would trust", async () => {
+      const ca = (await scoped.core.readNamespacedConfigMap({
+        name: "kube-root-ca.crt",
+        namespace: NS,
+      })) as any;
+      const message = await messageOf(
+        scoped.core.replaceNamespacedConfigMap({
+          name: "kube-root-ca.crt",
+          namespace: NS,
+          body: { ...ca, data: { "ca.crt": "-----BEGIN CERTIFICATE-----\nattacker\n" } },
+        }),
+      );
+      assert.ok(message.includes(refusalText("identities.clusterCA")), message);
+      const after = await admin.core.readNamespacedConfigMap({
+        name: "kube-root-ca.crt",
+        namespace: NS,
+      });
+      assert.equal(after.data?.["ca.crt"], ca.data["ca.crt"]);
+    });
+
+    it("refuses a claim that names a PersistentVolume, admits one that lets the class provision", async () => {
+      const claim = (volumeName?: string) => ({
+        apiVersion: "v1",
+        kind: "PersistentVolumeClaim",
+        metadata: meta(volumeName ? "pvc-named" : "pvc"),
+        spec: {
+          accessModes: ["ReadWriteOnce"],
+          resources: { requests: { storage: "1Gi" } },
+          ...(volumeName ? { volumeName } : {}),
+        },
+      });
+      const message = await attempt(claim("another-tenants-volume"));
+      assert.ok(message.includes(refusalText("volumes.volumeName")), message);
+      assert.equal(await attempt(claim()), "");
+    });
+  });
+
   it("refuses ConfigMaps beyond the quota's object count", async () => {
     let refusal = "";
     for (let i = 0; i < 6 && !refusal; i++) {

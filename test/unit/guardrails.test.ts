@@ -113,7 +113,7 @@ describe("the admission guardrails", () => {
     );
   });
 
-  it("declares six policies and six Deny bindings selecting the stage namespace only", () => {
+  it("declares seven policies and seven Deny bindings selecting the stage namespace only", () => {
     const policies = result.byType(T.vap);
     const bindings = result.byType(T.vapBinding);
     assert.deepEqual(policies.map((p) => p.inputs.metadata.name).sort(), [
@@ -122,6 +122,7 @@ describe("the admission guardrails", () => {
       "scoped-cd-shop-dev-ingress",
       "scoped-cd-shop-dev-rbac",
       "scoped-cd-shop-dev-services",
+      "scoped-cd-shop-dev-volumes",
       "scoped-cd-shop-dev-workloads",
     ]);
     const selector = {
@@ -135,7 +136,7 @@ describe("the admission guardrails", () => {
       assert.deepEqual(p.inputs.spec.matchConstraints.namespaceSelector, selector);
       assert.equal(p.inputs.metadata.annotations["pulumi.com/patchForce"], "true");
     }
-    assert.equal(bindings.length, 6);
+    assert.equal(bindings.length, 7);
     for (const b of bindings) {
       assert.deepEqual(b.inputs.spec.validationActions, ["Deny"]);
       assert.deepEqual(b.inputs.spec.matchResources.namespaceSelector, selector);
@@ -183,6 +184,21 @@ describe("the admission guardrails", () => {
     );
     for (const r of ["secrets", "serviceaccounts/token", "pods/binding", "services/status"])
       assert.ok(resources.includes(r), r);
+  });
+
+  it("keeps the namespace's cluster CA and foreign volumes out of the CI identity's reach", () => {
+    const id = result.byType(T.vap).find((p) => p.name.endsWith("-identities"))!;
+    const ca = id.inputs.spec.validations.find((v: any) => /identities\.clusterCA/.test(v.message));
+    assert.equal(
+      ca?.expression,
+      'request.resource.resource != "configmaps" || request.name != "kube-root-ca.crt"',
+    );
+    const volumes = result.byType(T.vap).find((p) => p.name.endsWith("-volumes"))!;
+    assert.deepEqual(volumes.inputs.spec.matchConstraints.resourceRules[0].resources, [
+      "persistentvolumeclaims",
+    ]);
+    assert.match(volumes.inputs.spec.matchConditions[0].expression, /startsWith\('oidc:'\)/);
+    assert.match(volumes.inputs.spec.validations[0].expression, /oldObject\.spec\.volumeName/);
   });
 
   it("bounds object counts and closes node ports and load balancers unless allowed", () => {

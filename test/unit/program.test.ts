@@ -69,8 +69,8 @@ describe("the program in mode all", () => {
       [T.quota]: 1,
       [T.limits]: 1,
       [T.netpol]: 2, // ingress + egress isolation
-      [T.vap]: 6, // services, ingress, workloads, disruption, rbac, identities
-      [T.vapBinding]: 6,
+      [T.vap]: 7, // services, ingress, workloads, disruption, rbac, identities, volumes
+      [T.vapBinding]: 7,
       [T.random]: 1,
       [T.sa]: 2, // deployer + tiller
       [T.role]: 2,
