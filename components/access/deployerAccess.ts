@@ -93,7 +93,9 @@ export class DeployerAccess extends pulumi.ComponentResource {
         name: "scoped-deployer",
         namespace: args.namespace,
         labels,
-        annotations: AUTHORITATIVE,
+        // Background deletion: no foregroundDeletion finalizer for the garbage collector to remove
+        // (a RoleBinding has no dependents), so deleting never waits on another controller.
+        annotations: { ...AUTHORITATIVE, "pulumi.com/deletionPropagationPolicy": "background" },
       };
       const role = new k8s.rbac.v1.Role(
         `${name}-role`,
