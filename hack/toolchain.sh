@@ -6,7 +6,7 @@
 #   hack/toolchain.sh env        print shell exports; use: eval "$(hack/toolchain.sh env)"
 #   hack/toolchain.sh dirs       print the cache dir of each built tool
 #   hack/toolchain.sh build STEP...   build only some steps (pulumi kubernetes-provider
-#                                   random-provider kube etcd kwok helm plugins)
+#                                   random-provider kube etcd kwok helm helm2 plugins)
 #
 # Everything built lands in ${SCOPED_CD_CACHE:-$HOME/.cache/scoped-cd}/<tool>-<version>/, outside
 # the work tree, and is reused by every later run and every clone on this machine. The only
@@ -54,6 +54,7 @@ K8S_PROVIDER_DIR="$(cache_dir kubernetes-provider "$K8S_PROVIDER_VERSION-${K8S_P
 RANDOM_PROVIDER_DIR="$(cache_dir random-provider "$RANDOM_PROVIDER_VERSION-$(wrapper_key random-provider)")"
 KWOK_DIR="$(cache_dir kwok "$KWOK_VERSION")"
 HELM_DIR="$(cache_dir helm "$HELM_VERSION")"
+HELM2_DIR="$(cache_dir helm2 "$HELM2_VERSION-$(wrapper_key helm2)")"
 
 # ---------------------------------------------------------------------------------------------
 # env: print exports for an interactive shell or CI step.
@@ -62,7 +63,7 @@ print_env() {
   local etcd_bin=""
   [ "$ETCD_VERSION" = debian ] || etcd_bin="$(cache_dir etcd "$ETCD_VERSION")/bin:"
   cat <<EOF
-export PATH="$repo/hack/plugins:$PULUMI_DIR/bin:$KUBE_DIR/bin:$KWOK_DIR/bin:$HELM_DIR/bin:${etcd_bin}\$PATH"
+export PATH="$repo/hack/plugins:$PULUMI_DIR/bin:$KUBE_DIR/bin:$KWOK_DIR/bin:$HELM_DIR/bin:$HELM2_DIR/bin:${etcd_bin}\$PATH"
 export PULUMI_HOME="$PULUMI_HOME_DIR"
 export PULUMI_SKIP_UPDATE_CHECK=true
 export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
@@ -236,6 +237,21 @@ build_helm() {
   finish_dir "$dir"
 }
 
+# Helm v2 client and Tiller, stamped like Helm 2's Makefile. The binary is named helm2 (plus tiller)
+# so it never shadows the Helm v3 `helm` on PATH.
+build_helm2() {
+  local dir="$HELM2_DIR"; rm -rf "$dir.tmp"
+  scratch_module helm2 "$dir.tmp/src"; cd "$dir.tmp/src"
+  go mod edit -require="k8s.io/helm@$HELM2_VERSION+incompatible"
+  local v=k8s.io/helm/pkg/version
+  local x="-X $v.Version=$HELM2_VERSION -X $v.BuildMetadata= -X $v.GitTreeState=clean"
+  go build -trimpath -ldflags "-s -w $x" -o "$dir.tmp/bin/" k8s.io/helm/cmd/helm k8s.io/helm/cmd/tiller
+  mv "$dir.tmp/bin/helm" "$dir.tmp/bin/helm2"
+  "$dir.tmp/bin/helm2" version --client
+  "$dir.tmp/bin/tiller" --help 2>&1 | grep -q -- -history-max
+  rm -rf "$dir.tmp/src"; finish_dir "$dir"
+}
+
 # etcd: Debian's etcd-server by default (3.4.23 on bookworm; kube-apiserver 1.34 works with it,
 # see cluster.sh); or a go.etcd.io/etcd/server/v3 version if versions.env names one.
 # openssl (certificates for cluster.sh) comes from Debian as well.
@@ -266,10 +282,10 @@ etcd_marker() {
 
 # ---------------------------------------------------------------------------------------------
 main() {
-  local steps=(pulumi kubernetes-provider random-provider kube etcd kwok helm plugins)
+  local steps=(pulumi kubernetes-provider random-provider kube etcd kwok helm helm2 plugins)
   if [ "${1:-}" = env ]; then print_env; return; fi
   if [ "${1:-}" = dirs ]; then  # where each tool lives in the cache (for du, debugging)
-    printf '%s\n' "$PULUMI_DIR" "$K8S_PROVIDER_DIR" "$RANDOM_PROVIDER_DIR" "$KUBE_DIR" "$KWOK_DIR" "$HELM_DIR"; return
+    printf '%s\n' "$PULUMI_DIR" "$K8S_PROVIDER_DIR" "$RANDOM_PROVIDER_DIR" "$KUBE_DIR" "$KWOK_DIR" "$HELM_DIR" "$HELM2_DIR"; return
   fi
   if [ "${1:-}" = build ]; then shift; steps=("$@"); fi
   STEP_N=${#steps[@]}
@@ -286,6 +302,7 @@ main() {
       plugins) run_step plugins "provider plugins into $PULUMI_HOME_DIR" "$(plugins_marker)" install_plugins ;;
       kwok) run_step kwok "kwok $KWOK_VERSION" "$KWOK_DIR/bin/kwok" build_kwok ;;
       helm) run_step helm "helm $HELM_VERSION" "$HELM_DIR/bin/helm" build_helm ;;
+      helm2) run_step helm2 "helm v2 client + tiller $HELM2_VERSION" "$HELM2_DIR/bin/tiller" build_helm2 ;;
       etcd) run_step etcd "etcd ($ETCD_VERSION) + openssl" "$(etcd_marker)" build_etcd ;;
       kube) run_step kube "kubernetes $KUBE_VERSION (apiserver, controller-manager, scheduler, kubectl)" \
               "$KUBE_DIR/bin/kubectl" build_kube ;;
