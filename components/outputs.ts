@@ -21,6 +21,19 @@ export interface CredentialSummary {
   expiryWarningSeconds: number | null;
 }
 
+/** What the `stages` output says of a stage's Tiller (Helm v2). */
+export interface TillerSummary {
+  enabled: boolean | null;
+  namespace: string | null;
+  /**
+   * `local` (no Tiller in the cluster; `scoped-cd helm2` starts one) or `cluster`; null when
+   * disabled or unknown. Absent in outputs written before the mode existed (they mean `cluster`).
+   */
+  mode?: "local" | "cluster" | null;
+  /** The in-cluster Tiller's ServiceAccount (`tiller-<suffix>`); null otherwise. */
+  serviceAccount?: string | null;
+}
+
 /** The `stages` output entry of one stage (plain, never secret). */
 export interface StageSummary {
   namespace: string;
@@ -29,7 +42,7 @@ export interface StageSummary {
   /** Null in a delivery stack that does not know its access stack. */
   credential?: CredentialSummary | null;
   /** `enabled` is null in a delivery stack that does not know its access stack. */
-  tiller: { enabled: boolean | null; namespace: string | null };
+  tiller: TillerSummary;
   releases: Record<string, ReleaseSummary>;
 }
 

@@ -6,7 +6,7 @@ import { Promotion } from "./delivery/promotion";
 import { ScopedNamespace } from "./access/scopedNamespace";
 import { StageSummary } from "./outputs";
 import { StageReleases } from "./delivery/stageReleases";
-import { Tiller } from "./access/tiller";
+import { HELM_V2_WARNING, Tiller } from "./access/tiller";
 
 /** Where a stage's access layer lives, by mode. */
 export type StageAccess =
@@ -53,6 +53,7 @@ export class Stage extends pulumi.ComponentResource {
     let namespace: pulumi.Input<string> = cfg.namespace;
     let kubeconfig: pulumi.Output<string>;
     let releaseDependsOn: pulumi.Resource[] = [];
+    const inClusterTiller = cfg.tiller.enabled && cfg.tiller.mode === "cluster";
 
     if (access.kind === "declare") {
       const provider = access.adminProvider;
@@ -77,7 +78,8 @@ export class Stage extends pulumi.ComponentResource {
           server: access.server,
           rotation: cfg.deployer.rotation,
           allowRbac: cfg.deployer.allowRbac,
-          tiller: cfg.tiller.enabled,
+          // Port-forward only reaches an in-cluster Tiller; a local one needs none.
+          tiller: inClusterTiller,
           extraRules: cfg.deployer.extraRules,
           credential: cfg.deployer.credential,
           adminContext: access.adminContext,
@@ -85,7 +87,11 @@ export class Stage extends pulumi.ComponentResource {
         },
         { parent: this, dependsOn: this.namespace.guardrails },
       );
-      if (cfg.tiller.enabled) {
+      if (cfg.tiller.enabled && !inClusterTiller) {
+        // Local mode declares nothing (no Tiller identity exists), but Helm v2 is still unsupported.
+        pulumi.log.warn(`stage ${cfg.name}: ${HELM_V2_WARNING}`, this);
+      }
+      if (inClusterTiller) {
         this.tiller = new Tiller(
           `${name}-tiller`,
           {
@@ -135,14 +141,20 @@ export class Stage extends pulumi.ComponentResource {
         this.releases?.summary ?? {},
         accessSummary,
         this.deployer?.credential ?? null,
+        this.tiller?.serviceAccountName ?? null,
       ])
-      .apply(([ns, serviceAccount, releases, upstream, credential]) => ({
+      .apply(([ns, serviceAccount, releases, upstream, credential, tillerAccount]) => ({
         namespace: ns,
         serviceAccount: own ? serviceAccount : (upstream?.serviceAccount ?? null),
         rotation: own ? cfg.deployer.rotation : (upstream?.rotation ?? null),
         credential: own ? credential : (upstream?.credential ?? null),
         tiller: own
-          ? { enabled: cfg.tiller.enabled, namespace: cfg.tiller.enabled ? ns : null }
+          ? {
+              enabled: cfg.tiller.enabled,
+              namespace: cfg.tiller.enabled ? ns : null,
+              mode: cfg.tiller.enabled ? cfg.tiller.mode : null,
+              serviceAccount: tillerAccount,
+            }
           : (upstream?.tiller ?? { enabled: null, namespace: null }),
         releases,
       }));

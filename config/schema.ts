@@ -3,16 +3,17 @@
 import { z } from "zod";
 import { deployerSchema } from "./deployer";
 import { guardrailsSchema } from "./guardrails";
+import { tillerSchema } from "./tiller";
 import { DNS1123_LABEL, DNS1123_MESSAGE, dnsLabel, QUOTA_KEY, stackName } from "./primitives";
 
 export { DNS1123_LABEL, DNS1123_MESSAGE, QUOTA_KEY };
 export type { CredentialConfig, DeployerConfig, ExtraRule, OidcConfig } from "./deployer";
 export type { GuardrailsConfig } from "./guardrails";
+export type { TillerConfig, TillerMode } from "./tiller";
+export { DEFAULT_TILLER_IMAGE, TILLER_MODES } from "./tiller";
 
 export const PROJECT = "scoped-cd";
 
-/** Helm v2's last release; pinned so an upstream retag cannot change what runs. */
-export const DEFAULT_TILLER_IMAGE = "ghcr.io/helm/tiller:v2.17.0";
 
 const releaseSchema = z.strictObject({
   /** A local chart directory (`./charts/x`) or a chart name in `repo`. */
@@ -29,20 +30,7 @@ export const stageSchema = z.strictObject({
   deletable: z.boolean().default(false),
   deployer: deployerSchema,
   guardrails: guardrailsSchema,
-  tiller: z
-    .strictObject({
-      enabled: z.boolean().default(false),
-      image: z
-        .string()
-        .regex(
-          /^[^:@\s]+(:(?!latest$)[\w][\w.-]{0,127})?(@sha256:[a-f0-9]{64})?$/,
-          "must be a pinned image reference (a tag other than latest, or a digest)",
-        )
-        .refine((i) => /[:@]/.test(i.split("/").pop() ?? ""), "must carry a tag or digest")
-        .default(DEFAULT_TILLER_IMAGE),
-      historyMax: z.number().int().min(1).max(100).default(10),
-    })
-    .prefault({}),
+  tiller: tillerSchema,
   releases: z.record(z.string(), releaseSchema).default({}),
   promoteFrom: stackName.optional(),
 });

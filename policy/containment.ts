@@ -29,8 +29,9 @@ export interface MatrixOptions {
   /** A namespace the deployer must not reach besides kube-system (e.g. `default`). */
   readonly otherNamespace: string;
   /**
-   * Whether the stage runs Tiller (the deployer then holds pods/portforward). Undefined when not
-   * known (a delivery stack fed by secret config): the port-forward check is left out.
+   * Whether the stage runs Tiller in the cluster (the deployer then holds pods/portforward; a local
+   * Tiller needs none). Undefined when not known (a delivery stack fed by secret config): the
+   * port-forward check is left out.
    */
   readonly tiller: boolean | undefined;
 }
@@ -85,7 +86,7 @@ export function buildContainmentMatrix(opts: MatrixOptions): ContainmentCheck[] 
       subresource: "portforward",
     };
     if (opts.tiller) allowed(portForward, "Helm v2 clients reach Tiller through port-forward");
-    else forbidden(portForward, "only granted when the stage runs Tiller");
+    else forbidden(portForward, "only granted when Tiller runs in the cluster");
   }
 
   // Nothing outside the namespace.

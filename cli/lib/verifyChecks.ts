@@ -7,6 +7,7 @@ import { admissionProbeCheck } from "./admissionCheck";
 import { checkContainment } from "./containmentCheck";
 import { identityRulesCheck } from "./rulesCheck";
 import { strayGrantsCheck } from "./identityCheck";
+import { inClusterTiller, tillerCheck } from "./tillerCheck";
 
 /** One stage of a stack, with the kubeconfig to ask as. */
 export interface StageTarget {
@@ -47,7 +48,7 @@ export const containmentMatrixCheck: StageCheck = {
     const matrix = buildContainmentMatrix({
       namespace: target.summary.namespace,
       otherNamespace: target.otherNamespace,
-      tiller: target.summary.tiller?.enabled ?? undefined,
+      tiller: inClusterTiller(target.summary),
     });
     const rows = await checkContainment(target.kubeconfig, matrix);
     return rows.map((r) => ({
@@ -67,4 +68,5 @@ export const STAGE_CHECKS: readonly StageCheck[] = [
   identityRulesCheck,
   admissionProbeCheck,
   strayGrantsCheck,
+  tillerCheck,
 ];

@@ -233,7 +233,10 @@ describe("the program in mode all", () => {
     const stages = result.outputs.stages as pulumi.Output<any>;
     assert.equal(await pulumi.isSecret(stages), false);
     const summary = await promiseOf(stages);
-    assert.deepEqual(summary.dev.tiller, { enabled: true, namespace: "shop-dev" });
+    // The summary names Tiller's mode and in-cluster identity (verify checks both).
+    const { serviceAccount: tillerAccount, ...tiller } = summary.dev.tiller;
+    assert.deepEqual(tiller, { enabled: true, namespace: "shop-dev", mode: "cluster" });
+    assert.match(tillerAccount, /^tiller-[a-z0-9]{6}$/);
     assert.equal(summary.dev.namespace, "shop-dev");
     assert.equal(summary.dev.rotation, "2026-11");
     assert.match(summary.dev.serviceAccount, /^deployer-[a-z0-9]{6}$/);
