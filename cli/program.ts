@@ -7,6 +7,7 @@ import { defineDemo, demoArgs, runDemo } from "./commands/demo";
 import { defineDeploy, deployArgs, runDeploy } from "./commands/deploy";
 import { defineDrift, driftArgs, runDrift } from "./commands/drift";
 import { defineHandoff, handoffArgs, runHandoff } from "./commands/handoff";
+import { defineHelm2, helm2Args, runHelm2 } from "./commands/helm2";
 import { defineVerify, runVerify, verifyArgs } from "./commands/verify";
 import { CliError, commandFailure } from "./errors";
 import { EXIT_COULD_NOT_RUN, EXIT_OK, ExitCode } from "./exitCodes";
@@ -19,6 +20,7 @@ export interface Runners {
   readonly drift: typeof runDrift;
   readonly verify: typeof runVerify;
   readonly demo: typeof runDemo;
+  readonly helm2: typeof runHelm2;
 }
 
 const RUNNERS: Runners = {
@@ -27,6 +29,7 @@ const RUNNERS: Runners = {
   drift: runDrift,
   verify: runVerify,
   demo: runDemo,
+  helm2: runHelm2,
 };
 
 /** `scoped-cd deploy: <message>` (or `scoped-cd: <message>` outside a subcommand). */
@@ -73,6 +76,7 @@ Examples:
   $ scoped-cd verify --stack test --kubeconfig-file test=/run/secrets/test.kubeconfig
   $ scoped-cd drift --stack test --stack preprod --out drift-report.md
   $ scoped-cd handoff --stack prod-access
+  $ scoped-cd helm2 --stack test-access --stage test -- ls
   $ scoped-cd demo`,
     );
 
@@ -94,6 +98,13 @@ Examples:
   add("drift", defineDrift, driftArgs, runners.drift);
   add("verify", defineVerify, verifyArgs, (a, i) => runners.verify(a, i));
   add("demo", defineDemo, demoArgs, runners.demo);
+  // helm2 takes Helm's arguments as operands (after --), so it is wired by hand.
+  defineHelm2(program)
+    .configureOutput(output("helm2"))
+    .action(async (helmArgs: string[], opts: Parameters<typeof helm2Args>[0]) => {
+      state.subcommand = "helm2";
+      state.code = await runners.helm2(helm2Args(opts, helmArgs), io);
+    });
   return program;
 }
 

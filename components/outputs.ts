@@ -30,6 +30,8 @@ export interface TillerSummary {
    * disabled or unknown. Absent in outputs written before the mode existed (they mean `cluster`).
    */
   mode?: "local" | "cluster" | null;
+  /** Release revisions Tiller keeps (`scoped-cd helm2` passes it to a local Tiller). */
+  historyMax?: number | null;
   /** The in-cluster Tiller's ServiceAccount (`tiller-<suffix>`); null otherwise. */
   serviceAccount?: string | null;
 }

@@ -153,6 +153,7 @@ export class Stage extends pulumi.ComponentResource {
               enabled: cfg.tiller.enabled,
               namespace: cfg.tiller.enabled ? ns : null,
               mode: cfg.tiller.enabled ? cfg.tiller.mode : null,
+              historyMax: cfg.tiller.enabled ? cfg.tiller.historyMax : null,
               serviceAccount: tillerAccount,
             }
           : (upstream?.tiller ?? { enabled: null, namespace: null }),

@@ -235,7 +235,12 @@ describe("the program in mode all", () => {
     const summary = await promiseOf(stages);
     // The summary names Tiller's mode and in-cluster identity (verify checks both).
     const { serviceAccount: tillerAccount, ...tiller } = summary.dev.tiller;
-    assert.deepEqual(tiller, { enabled: true, namespace: "shop-dev", mode: "cluster" });
+    assert.deepEqual(tiller, {
+      enabled: true,
+      namespace: "shop-dev",
+      mode: "cluster",
+      historyMax: 10,
+    });
     assert.match(tillerAccount, /^tiller-[a-z0-9]{6}$/);
     assert.equal(summary.dev.namespace, "shop-dev");
     assert.equal(summary.dev.rotation, "2026-11");
