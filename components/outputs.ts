@@ -54,7 +54,16 @@ export interface StackOutputValues {
   readonly kubeconfigs?: Record<string, string>;
   /** Stage name -> summary. */
   readonly stages: Record<string, StageSummary>;
+  /**
+   * The API server's AuthenticationConfiguration (apiserver.config.k8s.io/v1) with one JWT
+   * authenticator per stage whose credential is `oidc`; absent otherwise. Plain: it holds no secret.
+   */
+  readonly authentication?: Record<string, unknown>;
 }
 
 /** Names of the stack outputs, as `index.ts` exports them. */
-export const OUTPUT_NAMES = { kubeconfigs: "kubeconfigs", stages: "stages" } as const;
+export const OUTPUT_NAMES = {
+  kubeconfigs: "kubeconfigs",
+  stages: "stages",
+  authentication: "authentication",
+} as const;

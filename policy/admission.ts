@@ -402,6 +402,9 @@ export function admissionPolicies(s: AdmissionSettings): AdmissionPolicy[] {
   const rbac: AdmissionPolicy = {
     class: "rbac",
     resourceRules: [rule(["rbac.authorization.k8s.io"], ["rolebindings"])],
+    // CI identities only: the access layer itself binds a group (the OIDC CI user's), and the
+    // garbage collector must still update such a binding's finalizers when it is deleted.
+    matchConditions: [{ name: "ci-requester", expression: CI_REQUESTER }],
     validations: [
       {
         expression: 'object.roleRef.kind == "Role"',

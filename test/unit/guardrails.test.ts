@@ -1,6 +1,11 @@
 import * as assert from "node:assert/strict";
 import { parseConfig } from "../../config";
-import { admissionPolicies, hostPatternRegex, isInjectionAnnotation } from "../../policy/admission";
+import {
+  admissionPolicies,
+  CI_REQUESTER,
+  hostPatternRegex,
+  isInjectionAnnotation,
+} from "../../policy/admission";
 import { cidrContains, egressRules } from "../../policy/egress";
 import { DEFAULT_QUOTA, stageQuota } from "../../policy/quota";
 import { surplus } from "../../policy/surplus";
@@ -184,6 +189,13 @@ describe("the admission guardrails", () => {
     );
     for (const r of ["secrets", "serviceaccounts/token", "pods/binding", "services/status"])
       assert.ok(resources.includes(r), r);
+  });
+
+  it("checks RoleBindings of CI identities only, so the access layer may bind the OIDC group", () => {
+    const rbac = result.byType(T.vap).find((p) => p.name.endsWith("-rbac"))!;
+    assert.deepEqual(rbac.inputs.spec.matchConditions, [
+      { name: "ci-requester", expression: CI_REQUESTER },
+    ]);
   });
 
   it("keeps the namespace's cluster CA and foreign volumes out of the CI identity's reach", () => {
