@@ -1,6 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { Mode, StageConfig } from "../config";
+import { TILLER_NAMESPACE_RULE } from "../policy/deployerProfile";
 import { DeployerAccess } from "./access/deployerAccess";
 import { Promotion } from "./delivery/promotion";
 import { ScopedNamespace } from "./access/scopedNamespace";
@@ -80,7 +81,12 @@ export class Stage extends pulumi.ComponentResource {
           allowRbac: cfg.deployer.allowRbac,
           // Port-forward only reaches an in-cluster Tiller; a local one needs none.
           tiller: inClusterTiller,
-          extraRules: cfg.deployer.extraRules,
+          // A local Tiller runs as the deployer and reads the stage's Namespace like any Tiller
+          // (DeployerAccess's `tiller` flag means port-forward, i.e. an in-cluster Tiller).
+          extraRules:
+            cfg.tiller.enabled && !inClusterTiller
+              ? [...cfg.deployer.extraRules, TILLER_NAMESPACE_RULE]
+              : cfg.deployer.extraRules,
           credential: cfg.deployer.credential,
           adminContext: access.adminContext,
           provider,

@@ -34,6 +34,11 @@ export interface MatrixOptions {
    * port-forward check is left out.
    */
   readonly tiller: boolean | undefined;
+  /**
+   * Whether the stage enables Tiller in either mode (the deployer may then read its own Namespace,
+   * which Tiller v2 needs). Undefined when not known: that check is left out.
+   */
+  readonly tillerEnabled?: boolean | undefined;
 }
 
 const RBAC = "rbac.authorization.k8s.io";
@@ -137,12 +142,19 @@ export function buildContainmentMatrix(opts: MatrixOptions): ContainmentCheck[] 
   // Its own Namespace (labels carry Pod Security Admission) and guardrails stay as declared.
   // The namespace attribute is set too: that is how the API server sees a request for
   // /api/v1/namespaces/<ns>, so a Role inside the namespace granting `namespaces` is caught.
-  for (const verb of ["get", "patch"]) {
-    forbidden(
-      { namespace: ns, verb, group: "", resource: "namespaces", name: ns },
-      "Pod Security Admission labels live on the Namespace",
-    );
+  const ownNamespace = (verb: string): AccessRequest => ({
+    namespace: ns,
+    verb,
+    group: "",
+    resource: "namespaces",
+    name: ns,
+  });
+  if (opts.tillerEnabled === true) {
+    allowed(ownNamespace("get"), "Tiller v2 reads its release namespace before every install");
+  } else if (opts.tillerEnabled === false) {
+    forbidden(ownNamespace("get"), "only granted when the stage enables Tiller");
   }
+  forbidden(ownNamespace("patch"), "Pod Security Admission labels live on the Namespace");
   for (const [group, resource] of [
     ["", "resourcequotas"],
     ["", "limitranges"],

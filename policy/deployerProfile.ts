@@ -96,6 +96,18 @@ export const TILLER_PORT_FORWARD_RULE: ProfileRule = {
   why: "Tiller listens on localhost only; Helm v2 clients reach it through port-forward",
 };
 
+/**
+ * Added when the stage enables Tiller (either mode): Tiller v2 reads the release namespace before
+ * every install (pkg/kube ensureNamespace) and refuses to go on when it may not. In a Role this is
+ * `get` on the stage's own Namespace only (no list, no patch: its labels carry Pod Security).
+ */
+export const TILLER_NAMESPACE_RULE: ProfileRule = {
+  apiGroups: [""],
+  resources: ["namespaces"],
+  verbs: ["get"],
+  why: "Helm v2's Tiller reads its release namespace before every install; a Role grants get on its own Namespace only",
+};
+
 /** The escalation classes a profile carries unavoidably, with the reason (see BASE_PROFILE). */
 export const DOCUMENTED_CLASSES: ReadonlySet<EscalationClass> = new Set<EscalationClass>([
   "secrets-read",
@@ -106,8 +118,10 @@ export const DOCUMENTED_CLASSES: ReadonlySet<EscalationClass> = new Set<Escalati
 export interface ProfileOptions {
   /** Let charts create Roles and RoleBindings. */
   readonly allowRbac: boolean;
-  /** The stage runs Tiller, reached by port-forward. */
+  /** The stage runs Tiller in the cluster, reached by port-forward. */
   readonly tiller: boolean;
+  /** The stage's Tiller runs locally, as the deployer (`scoped-cd helm2`): no port-forward. */
+  readonly localTiller?: boolean;
   /** Vetted extra rules from config. */
   readonly extraRules?: readonly PolicyRule[];
 }
@@ -117,6 +131,7 @@ export function deployerRules(opts: ProfileOptions): PolicyRule[] {
   const rules: PolicyRule[] = [...BASE_PROFILE];
   if (opts.allowRbac) rules.push(RBAC_RULE);
   if (opts.tiller) rules.push(TILLER_PORT_FORWARD_RULE);
+  if (opts.tiller || opts.localTiller) rules.push(TILLER_NAMESPACE_RULE);
   rules.push(...(opts.extraRules ?? []));
   return normalizeRules(rules.map(stripWhy));
 }
@@ -126,7 +141,7 @@ export function deployerRules(opts: ProfileOptions): PolicyRule[] {
  * (no port-forward, no extra rules).
  */
 export function tillerRules(opts: Pick<ProfileOptions, "allowRbac">): PolicyRule[] {
-  const rules: PolicyRule[] = [...BASE_PROFILE];
+  const rules: PolicyRule[] = [...BASE_PROFILE, TILLER_NAMESPACE_RULE];
   if (opts.allowRbac) rules.push(RBAC_RULE);
   return normalizeRules(rules.map(stripWhy));
 }

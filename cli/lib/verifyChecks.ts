@@ -49,6 +49,7 @@ export const containmentMatrixCheck: StageCheck = {
       namespace: target.summary.namespace,
       otherNamespace: target.otherNamespace,
       tiller: inClusterTiller(target.summary),
+      tillerEnabled: target.summary.tiller?.enabled ?? undefined,
     });
     const rows = await checkContainment(target.kubeconfig, matrix);
     return rows.map((r) => ({
