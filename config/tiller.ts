@@ -17,7 +17,7 @@ export const tillerSchema = z
     enabled: z.boolean().default(false),
     // `cluster` stays the default so that an existing stack with `enabled: true` keeps the Tiller
     // its jobs port-forward to; README recommends (and the sample stacks set) `local`.
-    mode: z.enum(TILLER_MODES, { error: "must be local or cluster" }).default("cluster"),
+    mode: z.enum(TILLER_MODES).default("cluster"),
     image: z
       .string()
       .regex(

@@ -6,8 +6,8 @@
 // code is passed through.
 //
 // The kubeconfig comes from --kubeconfig-file or the access stack's secret `kubeconfigs` output
-// (any credential kind: the file is handed over as is, so an exec plugin or token file still
-// works). It is written only to a 0600 file in a 0700 temporary directory that is removed
+// (any credential kind: token and token-file users are handed over as is; an exec plugin of an
+// API Tiller's client-go predates is run once first, see cli/lib/tillerKubeconfig.ts). It is written only to a 0600 file in a 0700 temporary directory that is removed
 // afterwards, and reaches tiller and helm through KUBECONFIG: never argv, never a log line.
 import { ChildProcess, spawn } from "node:child_process";
 import * as fs from "node:fs";
@@ -23,6 +23,7 @@ import { ExitCode } from "../exitCodes";
 import { Io } from "../io";
 import { KubeconfigSource, kubeconfigSourcesFor, readKubeconfig } from "../lib/kubeconfigSource";
 import { writePrivateFile } from "../lib/privateFile";
+import { kubeconfigForTiller } from "../lib/tillerKubeconfig";
 import { kubeconfigFileOption, stackOption, stageOption, workDirOption } from "../options";
 import { stageTargets } from "./verify";
 
@@ -227,7 +228,7 @@ export async function runHelm2(args: Helm2Args, io: Io): Promise<ExitCode> {
   const handlers = (["SIGINT", "SIGTERM", "SIGHUP"] as const).map((s) => [s, forward(s)] as const);
   for (const [s, h] of handlers) process.on(s, h);
   try {
-    writePrivateFile(kubeconfigFile, target.kubeconfig);
+    writePrivateFile(kubeconfigFile, kubeconfigForTiller(target.kubeconfig));
     const ports = { grpc: await freePort(), probe: await freePort() };
     const invocation = tillerInvocation(
       namespace,
