@@ -14,7 +14,6 @@ export { DEFAULT_TILLER_IMAGE, TILLER_MODES } from "./tiller";
 
 export const PROJECT = "scoped-cd";
 
-
 const releaseSchema = z.strictObject({
   /** A local chart directory (`./charts/x`) or a chart name in `repo`. */
   chart: z.string().min(1, "must not be empty"),
