@@ -165,7 +165,8 @@ describe("Tiller with a real Helm v2 client", function () {
       const env = Object.fromEntries(container.env!.map((e) => [e.name, e.value!]));
       assert.deepEqual(env, { TILLER_NAMESPACE: NS_C });
       tiller = spawn("tiller", args, {
-        env: { PATH: process.env.PATH!, ...env, KUBECONFIG: kubeconfigFile },
+        // HOME: client-go keeps its discovery cache under $HOME/.kube (without one, in the cwd).
+        env: { PATH: process.env.PATH!, HOME: tmp, ...env, KUBECONFIG: kubeconfigFile },
         stdio: "ignore",
       });
       await waitFor("tiller to be ready", 30, () => ready(probe));
