@@ -147,7 +147,12 @@ export function tillerInvocation(
       `--probe-listen=127.0.0.1:${ports.probe}`,
       `--history-max=${historyMax}`,
     ],
-    env: { KUBECONFIG: kubeconfigFile, TILLER_NAMESPACE: namespace },
+    // HOME: client-go's discovery cache goes to the temporary dir and is removed with it.
+    env: {
+      KUBECONFIG: kubeconfigFile,
+      TILLER_NAMESPACE: namespace,
+      HOME: path.dirname(kubeconfigFile),
+    },
   };
 }
 

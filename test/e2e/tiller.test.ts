@@ -339,6 +339,7 @@ describe("Tiller with a real Helm v2 client", function () {
   describe("verify", () => {
     it("covers Tiller in both modes", async () => {
       const result = await runCli(["verify", "--stack", t.name, "--work-dir", t.workDir]);
+      record(`scoped-cd verify --stack <s>  # exit ${result.code}`, result.stdout);
       assert.equal(result.code, 0, result.stdout + result.stderr);
       assert.match(result.stdout, new RegExp(`Tiller's ServiceAccount is ${tillerAccount}`));
       assert.match(

@@ -238,7 +238,11 @@ describe("scoped-cd helm2 arguments", () => {
       "--probe-listen=127.0.0.1:4002",
       "--history-max=7",
     ]);
-    assert.deepEqual(env, { KUBECONFIG: "/tmp/x/kc", TILLER_NAMESPACE: "shop-test" });
+    assert.deepEqual(env, {
+      KUBECONFIG: "/tmp/x/kc",
+      TILLER_NAMESPACE: "shop-test",
+      HOME: "/tmp/x",
+    });
   });
 
   it("is wired into the CLI: operands after -- reach the runner untouched", async () => {
