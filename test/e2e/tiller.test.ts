@@ -36,7 +36,8 @@ function stackConfig(rotation: string) {
       c: {
         namespace: NS_C,
         deletable: true,
-        deployer: { rotation },
+        // allowRbac: the scoped identity may then read Tiller's live Role, which verify compares.
+        deployer: { rotation, allowRbac: true },
         tiller: { enabled: true, mode: "cluster" },
       },
       l: { namespace: NS_L, deletable: true, tiller: { enabled: true, mode: "local" } },
@@ -342,6 +343,7 @@ describe("Tiller with a real Helm v2 client", function () {
       record(`scoped-cd verify --stack <s>  # exit ${result.code}`, result.stdout);
       assert.equal(result.code, 0, result.stdout + result.stderr);
       assert.match(result.stdout, new RegExp(`Tiller's ServiceAccount is ${tillerAccount}`));
+      assert.match(result.stdout, /ok .* Tiller's Role \(live\) grants nothing the deployer lacks/);
       assert.match(
         result.stdout,
         new RegExp(`no Tiller ServiceAccount \\(tiller\\*\\) in ${NS_L}`),
