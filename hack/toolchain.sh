@@ -2,7 +2,7 @@
 # Builds the offline toolchain for scoped-cd from Go modules (this machine reaches only the npm
 # registry, Debian's archive and the Go module proxy: no GitHub releases, no get.pulumi.com).
 #
-#   hack/toolchain.sh            build what is missing (cold: ~19 min on 2 cores; warm: ~1 s)
+#   hack/toolchain.sh            build what is missing (cold: ~20 min on 2 cores; warm: ~1 s)
 #   hack/toolchain.sh env        print shell exports; use: eval "$(hack/toolchain.sh env)"
 #   hack/toolchain.sh dirs       print the cache dir of each built tool
 #   hack/toolchain.sh build STEP...   build only some steps (pulumi kubernetes-provider
