@@ -121,11 +121,12 @@ export class DeployerAccess extends pulumi.ComponentResource {
       );
       this.grants = [role, binding];
       this.serviceAccountName = pulumi.output(null);
-      const rootCa = k8s.core.v1.ConfigMap.get(
-        `${name}-root-ca`,
-        pulumi.interpolate`${args.namespace}/kube-root-ca.crt`,
-        { parent: this, provider, dependsOn: [binding] },
-      );
+      // kube-system's copy of the cluster CA: the stage's own copy is in a namespace CI writes to.
+      const rootCa = k8s.core.v1.ConfigMap.get(`${name}-root-ca`, "kube-system/kube-root-ca.crt", {
+        parent: this,
+        provider,
+        dependsOn: [binding],
+      });
       this.kubeconfig = pulumi
         .all([rootCa.data, args.server, args.namespace])
         .apply(([data, server, namespace]) =>

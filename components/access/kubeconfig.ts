@@ -8,7 +8,7 @@ export interface ScopedKubeconfigParts {
   readonly stage: string;
   /** API server URL. */
   readonly server: string;
-  /** Base64 PEM of the cluster CA (the namespace's kube-root-ca.crt or a token Secret's ca.crt). */
+  /** Base64 PEM of the cluster CA (kube-system's kube-root-ca.crt, or a legacy token Secret's ca.crt). */
   readonly caData: string;
   /**
    * The credential: a bearer token (plain text; the caller wraps the result in `pulumi.secret`),

@@ -57,163 +57,95 @@ type Inputs = Pick<
 // Captured by value when the provider is serialized (a plain function, no closures).
 const decideRenewal = renewalDecision;
 
-/** One request to the API server with the admin credential of KUBECONFIG and `context`. */
-async function adminRequest(
-  context: string | undefined,
-  method: string,
-  apiPath: string,
-  body?: unknown,
-  contentType = "application/json",
-): Promise<{ status: number; body: any }> {
-  const fs = require("node:fs"); // eslint-disable-line @typescript-eslint/no-require-imports
-  const os = require("node:os"); // eslint-disable-line @typescript-eslint/no-require-imports
-  const path = require("node:path"); // eslint-disable-line @typescript-eslint/no-require-imports
-  const https = require("node:https"); // eslint-disable-line @typescript-eslint/no-require-imports
-  const yaml = require("js-yaml"); // eslint-disable-line @typescript-eslint/no-require-imports
-
-  const files = (process.env.KUBECONFIG ?? "")
-    .split(path.delimiter)
-    .filter((f: string) => f.length > 0);
-  if (files.length === 0) files.push(path.join(os.homedir(), ".kube", "config"));
-  const named = { clusters: new Map(), users: new Map(), contexts: new Map() };
-  let current: string | undefined;
-  const base = new Map<unknown, string>();
-  for (const file of files) {
-    if (!fs.existsSync(file)) continue;
-    const doc = yaml.load(fs.readFileSync(file, "utf8")) ?? {};
-    current ??= doc["current-context"] || undefined;
-    for (const kind of ["clusters", "users", "contexts"] as const) {
-      for (const entry of doc[kind] ?? []) {
-        if (!named[kind].has(entry.name)) {
-          const value = entry[kind.slice(0, -1)] ?? {};
-          named[kind].set(entry.name, value);
-          base.set(value, path.dirname(path.resolve(file)));
-        }
-      }
-    }
-  }
-  const ctxName = context ?? current;
-  const ctx = named.contexts.get(ctxName);
-  if (!ctx) {
-    throw new Error(
-      `the admin kubeconfig (${files.join(", ")}) has no context ${ctxName ?? "(none is current)"}: set KUBECONFIG to the operators' admin kubeconfig`,
-    );
-  }
-  const cluster = named.clusters.get(ctx.cluster) ?? {};
-  const user = named.users.get(ctx.user) ?? {};
-  const read = (entry: object, file: string) =>
-    fs.readFileSync(path.resolve(base.get(entry) ?? ".", file));
-  if (user.exec || user["auth-provider"]) {
-    throw new Error(
-      "the admin kubeconfig's user uses an exec or auth-provider plugin, which the TokenRequest provider does not run; use a context with a client certificate or a token",
-    );
-  }
-  const options: Record<string, unknown> = { method, headers: { Accept: "application/json" } };
-  const headers = options.headers as Record<string, string>;
-  if (cluster["certificate-authority-data"]) {
-    options.ca = Buffer.from(cluster["certificate-authority-data"], "base64");
-  } else if (cluster["certificate-authority"]) {
-    options.ca = read(cluster, cluster["certificate-authority"]);
-  }
-  if (cluster["insecure-skip-tls-verify"]) options.rejectUnauthorized = false;
-  if (cluster["tls-server-name"]) options.servername = cluster["tls-server-name"];
-  if (user["client-certificate-data"]) {
-    options.cert = Buffer.from(user["client-certificate-data"], "base64");
-  } else if (user["client-certificate"]) {
-    options.cert = read(user, user["client-certificate"]);
-  }
-  if (user["client-key-data"]) options.key = Buffer.from(user["client-key-data"], "base64");
-  else if (user["client-key"]) options.key = read(user, user["client-key"]);
-  const bearer =
-    user.token ?? (user.tokenFile ? String(read(user, user.tokenFile)).trim() : undefined);
-  if (bearer) headers.Authorization = `Bearer ${bearer}`;
-  const payload = body === undefined ? undefined : JSON.stringify(body);
-  if (payload !== undefined) {
-    headers["Content-Type"] = contentType;
-    headers["Content-Length"] = String(Buffer.byteLength(payload));
-  }
-  const url = new URL(String(cluster.server ?? "").replace(/\/+$/, "") + apiPath);
-  return new Promise((resolve, reject) => {
-    const req = https.request(url, { ...options, timeout: 30_000 }, (res: any) => {
-      const chunks: Buffer[] = [];
-      res.on("data", (c: Buffer) => chunks.push(c));
-      res.on("end", () => {
-        const text = Buffer.concat(chunks).toString("utf8");
-        let parsed: unknown = text;
-        try {
-          parsed = JSON.parse(text);
-        } catch {
-          // not JSON: keep the text
-        }
-        resolve({ status: res.statusCode, body: parsed });
-      });
-    });
-    req.on("timeout", () => req.destroy(new Error(`${method} ${apiPath}: timed out`)));
-    req.on("error", (err: Error) => reject(new Error(`${method} ${apiPath}: ${err.message}`)));
-    if (payload !== undefined) req.write(payload);
-    req.end();
-  });
+/**
+ * The Core API with the admin credential of KUBECONFIG and `context`, loaded as kubectl loads it
+ * (exec and auth-provider plugins included). client-node is an ES module: Node (>= 20.19) loads it
+ * with require(), which the serialized provider can use where it could not use import().
+ */
+function adminCoreApi(context: string | undefined): any {
+  const k8s = require("@kubernetes/client-node"); // eslint-disable-line @typescript-eslint/no-require-imports
+  const kc = new k8s.KubeConfig();
+  kc.loadFromDefault();
+  if (context) kc.setCurrentContext(context);
+  return kc.makeApiClient(k8s.CoreV1Api);
 }
 
-/** Fail with the API server's message (never the request body, which may hold a token). */
-function check(res: { status: number; body: any }, what: string, ok: number[] = [200, 201]) {
-  if (!ok.includes(res.status)) {
-    const message =
-      typeof res.body === "object" ? res.body?.message : String(res.body).slice(0, 200);
-    throw new Error(`${what}: HTTP ${res.status}: ${message ?? ""}`);
+/**
+ * Run one API call; on failure, throw what was attempted with the API server's status and
+ * message only (never a request or response body: a TokenRequest's response holds the token).
+ */
+async function call(
+  what: string,
+  request: () => Promise<any>,
+  tolerate: number[] = [],
+): Promise<any> {
+  try {
+    return await request();
+  } catch (err: any) {
+    const code: unknown = err?.code;
+    if (typeof code === "number" && tolerate.includes(code)) return undefined;
+    let message: string | undefined;
+    try {
+      message = JSON.parse(String(err?.body)).message;
+    } catch {
+      message = typeof code === "number" ? undefined : String(err?.message ?? err).split("\n")[0];
+    }
+    throw new Error(
+      `${what}: ${typeof code === "number" ? `HTTP ${code}: ` : ""}${message ?? ""}`,
+      {
+        cause: err,
+      },
+    );
   }
-  return res.body;
 }
 
 async function deleteBinding(context: string | undefined, namespace: string, name?: string) {
   if (!name) return;
-  const res = await adminRequest(
-    context,
-    "DELETE",
-    `/api/v1/namespaces/${namespace}/secrets/${name}`,
-    { apiVersion: "v1", kind: "DeleteOptions", propagationPolicy: "Background" },
+  const api = adminCoreApi(context);
+  await call(
+    `delete the token binding Secret ${namespace}/${name}`,
+    () => api.deleteNamespacedSecret({ name, namespace, propagationPolicy: "Background" }),
+    [404],
   );
-  check(res, `delete the token binding Secret ${namespace}/${name}`, [200, 202, 404]);
 }
 
 /** Create a binding Secret and a token bound to it; return the new state's outputs. */
 async function mint(inputs: Inputs): Promise<Omit<TokenState, keyof Inputs>> {
+  const k8s = require("@kubernetes/client-node"); // eslint-disable-line @typescript-eslint/no-require-imports
+  const api = adminCoreApi(inputs.context);
   const ns = inputs.namespace;
   const sa = inputs.serviceAccountName;
-  const ca = check(
-    await adminRequest(
-      inputs.context,
-      "GET",
-      `/api/v1/namespaces/${ns}/configmaps/kube-root-ca.crt`,
-    ),
-    `read the cluster CA (configmap ${ns}/kube-root-ca.crt)`,
+  // kube-system's copy: the stage's own copy is in a namespace the deployer writes to.
+  const ca = await call("read the cluster CA (configmap kube-system/kube-root-ca.crt)", () =>
+    api.readNamespacedConfigMap({ name: "kube-root-ca.crt", namespace: "kube-system" }),
   );
   const bindingName = `${sa}-cred-${Date.now().toString(36)}`;
-  const secret = check(
-    await adminRequest(inputs.context, "POST", `/api/v1/namespaces/${ns}/secrets`, {
-      apiVersion: "v1",
-      kind: "Secret",
-      type: "Opaque",
-      metadata: {
-        name: bindingName,
-        labels: inputs.labels,
-        annotations: {
-          "scoped-cd.io/service-account": sa,
-          "scoped-cd.io/purpose":
-            "binds the deployer's expiring token: deleting it revokes the token",
+  const secret = await call(`create the token binding Secret ${ns}/${bindingName}`, () =>
+    api.createNamespacedSecret({
+      namespace: ns,
+      body: {
+        apiVersion: "v1",
+        kind: "Secret",
+        type: "Opaque",
+        metadata: {
+          name: bindingName,
+          labels: inputs.labels,
+          annotations: {
+            "scoped-cd.io/service-account": sa,
+            "scoped-cd.io/purpose":
+              "binds the deployer's expiring token: deleting it revokes the token",
+          },
         },
       },
     }),
-    `create the token binding Secret ${ns}/${bindingName}`,
   );
   let minted: any;
   try {
-    minted = check(
-      await adminRequest(
-        inputs.context,
-        "POST",
-        `/api/v1/namespaces/${ns}/serviceaccounts/${sa}/token`,
-        {
+    minted = await call(`request a token for ServiceAccount ${ns}/${sa}`, () =>
+      api.createNamespacedServiceAccountToken({
+        name: sa,
+        namespace: ns,
+        body: {
           apiVersion: "authentication.k8s.io/v1",
           kind: "TokenRequest",
           spec: {
@@ -226,8 +158,7 @@ async function mint(inputs: Inputs): Promise<Omit<TokenState, keyof Inputs>> {
             },
           },
         },
-      ),
-      `request a token for ServiceAccount ${ns}/${sa}`,
+      }),
     );
   } catch (err) {
     await deleteBinding(inputs.context, ns, bindingName).catch(() => undefined);
@@ -237,22 +168,22 @@ async function mint(inputs: Inputs): Promise<Omit<TokenState, keyof Inputs>> {
   const claims = JSON.parse(Buffer.from(token.split(".")[1], "base64url").toString("utf8"));
   const expiresAt = new Date(claims.exp * 1000).toISOString();
   // The credential ID is not a secret: an operator finds it on the binding Secret and in audit.
-  check(
-    await adminRequest(
-      inputs.context,
-      "PATCH",
-      `/api/v1/namespaces/${ns}/secrets/${bindingName}`,
+  await call(`annotate the token binding Secret ${ns}/${bindingName}`, () =>
+    api.patchNamespacedSecret(
       {
-        metadata: {
-          annotations: {
-            "scoped-cd.io/credential-id": `JTI=${claims.jti}`,
-            "scoped-cd.io/expires-at": expiresAt,
+        name: bindingName,
+        namespace: ns,
+        body: {
+          metadata: {
+            annotations: {
+              "scoped-cd.io/credential-id": `JTI=${claims.jti}`,
+              "scoped-cd.io/expires-at": expiresAt,
+            },
           },
         },
       },
-      "application/merge-patch+json",
+      k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch),
     ),
-    `annotate the token binding Secret ${ns}/${bindingName}`,
   );
   return {
     token,
@@ -315,7 +246,7 @@ const tokenRequestProvider: pulumi.dynamic.ResourceProvider = {
  */
 export class TokenRequest extends pulumi.dynamic.Resource {
   declare public readonly token: pulumi.Output<string>;
-  /** Base64 PEM of the cluster CA (the namespace's kube-root-ca.crt). */
+  /** Base64 PEM of the cluster CA (kube-system's kube-root-ca.crt). */
   declare public readonly caData: pulumi.Output<string>;
   /** RFC 3339 expiry of the current token. */
   declare public readonly expiresAt: pulumi.Output<string>;

@@ -60,7 +60,7 @@ function mockState(type: string, name: string, inputs: any, stacks: StackOutputs
       }
       return inputs;
     case "kubernetes:core/v1:ConfigMap":
-      // A read of the namespace's kube-root-ca.crt (the OIDC kubeconfig's CA).
+      // A read of kube-system's kube-root-ca.crt (the OIDC kubeconfig's CA).
       return name.endsWith("-root-ca")
         ? { ...inputs, data: { "ca.crt": Buffer.from(CA_DATA, "base64").toString("utf8") } }
         : inputs;
