@@ -156,7 +156,8 @@ export function tillerInvocation(
   };
 }
 
-function freePort(): Promise<number> {
+/** A TCP port on loopback that nothing listens on now (for a Tiller of one command). */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
     server.once("error", reject);

@@ -11,6 +11,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import * as yaml from "js-yaml";
 import { ID_TOKEN_ENV } from "../../components/access/kubeconfig";
+import { ApiEndpoint, bearerRequest } from "./kube";
 import {
   collect,
   createTestStack,
@@ -161,42 +162,8 @@ function jenkinsClaims(issuer: string, overrides: Record<string, unknown> = {}) 
   };
 }
 
-interface Api {
-  server: string;
-  ca: Buffer;
-}
-
-function request(api: Api, token: string, method: string, p: string, body?: unknown) {
-  return new Promise<{ status: number; body: any }>((resolve, reject) => {
-    const payload = body === undefined ? undefined : JSON.stringify(body);
-    const req = https.request(
-      new URL(api.server + p),
-      {
-        method,
-        ca: api.ca,
-        agent: false,
-        timeout: 15_000,
-        headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("end", () => {
-          const text = Buffer.concat(chunks).toString("utf8");
-          try {
-            resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) });
-          } catch {
-            resolve({ status: res.statusCode ?? 0, body: text });
-          }
-        });
-      },
-    );
-    req.on("timeout", () => req.destroy(new Error("timed out")));
-    req.on("error", reject);
-    if (payload) req.write(payload);
-    req.end();
-  });
-}
+type Api = ApiEndpoint;
+const request = bearerRequest;
 
 const whoAmI = (api: Api, token: string) =>
   request(api, token, "POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews", {

@@ -3,12 +3,18 @@
 // that revokes at once (measured), and what a holder of the token could try to leave behind.
 // One stack is shared by the tests below, which run in order.
 import * as assert from "node:assert/strict";
-import * as https from "node:https";
 import * as yaml from "js-yaml";
 import { strayGrantsCheck } from "../../cli/lib/identityCheck";
 import { jwtClaims } from "../../policy/credentials";
-import { adminClients, Clients } from "./kube";
-import { collect, createTestStack, TestStack, uniqueSuffix, waitFor } from "./support";
+import { adminClients, bearerRequest, Clients } from "./kube";
+import {
+  collect,
+  createTestStack,
+  pathsContaining,
+  TestStack,
+  uniqueSuffix,
+  waitFor,
+} from "./support";
 
 const NS = `e2e-cred-${uniqueSuffix()}`;
 const LIFETIME = 600;
@@ -47,72 +53,21 @@ function scopedFrom(kubeconfig: string): Scoped {
   };
 }
 
-/** One request with a bearer token; resolves with the status and parsed body. */
-function request(
-  s: Scoped,
-  method: string,
-  path: string,
-  body?: unknown,
-): Promise<{ status: number; body: any }> {
-  const payload = body === undefined ? undefined : JSON.stringify(body);
-  return new Promise((resolve, reject) => {
-    const req = https.request(
-      new URL(s.server + path),
-      {
-        method,
-        ca: s.ca,
-        agent: false, // a fresh connection each time: no reuse hides a revocation
-        timeout: 15_000,
-        headers: {
-          Authorization: `Bearer ${s.token}`,
-          "Content-Type": "application/json",
-          Accept: "application/json",
-        },
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("end", () => {
-          const text = Buffer.concat(chunks).toString("utf8");
-          let parsed: unknown = text;
-          try {
-            parsed = JSON.parse(text);
-          } catch {
-            // keep text
-          }
-          resolve({ status: res.statusCode ?? 0, body: parsed });
-        });
-      },
-    );
-    req.on("timeout", () => req.destroy(new Error("timed out")));
-    req.on("error", reject);
-    if (payload) req.write(payload);
-    req.end();
-  });
-}
-
 const whoAmI = (s: Scoped) =>
   request(s, "POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews", {
     apiVersion: "authentication.k8s.io/v1",
     kind: "SelfSubjectReview",
   });
 
+/** One request with the scoped token. */
+const request = (s: Scoped, method: string, path: string, body?: unknown) =>
+  bearerRequest(s, s.token, method, path, body);
+
 /** Poll until the token gets 401; resolves with the milliseconds since `since`. */
 async function until401(s: Scoped, since: number, seconds: number): Promise<number> {
   return waitFor(`a 401 for the old token`, seconds, async () =>
     (await whoAmI(s)).status === 401 ? Date.now() - since : undefined,
   );
-}
-
-/** JSON paths of the strings in `value` that contain `needle` (the paths hold no secret). */
-function pathsContaining(value: unknown, needle: string, at = "$"): string[] {
-  if (typeof value === "string") return value.includes(needle) ? [at] : [];
-  if (Array.isArray(value))
-    return value.flatMap((v, i) => pathsContaining(v, needle, `${at}[${i}]`));
-  if (value && typeof value === "object") {
-    return Object.entries(value).flatMap(([k, v]) => pathsContaining(v, needle, `${at}.${k}`));
-  }
-  return [];
 }
 
 describe("expiring deployer token (TokenRequest) on the real API server", function () {

@@ -1,6 +1,7 @@
 // Talking to the local API server from tests with @kubernetes/client-node (an ES module, loaded
 // on demand from this CommonJS code).
 import * as fs from "node:fs";
+import * as https from "node:https";
 
 type ClientNode = typeof import("@kubernetes/client-node", {
   with: { "resolution-mode": "import" },
@@ -102,4 +103,59 @@ export async function tokenOf(kubeconfigYaml: string): Promise<string> {
   const token = kc.getCurrentUser()?.token;
   if (!token) throw new Error("the kubeconfig's current user has no token");
   return token;
+}
+
+/** Where a raw request goes: the API server and the CA it is trusted with. */
+export interface ApiEndpoint {
+  readonly server: string;
+  readonly ca: Buffer;
+}
+
+/**
+ * One request with a bearer token, on a fresh connection (no agent): client-node reuses
+ * connections and caches, which could hide a revocation. Resolves with the status and the body
+ * (parsed when it is JSON).
+ */
+export function bearerRequest(
+  api: ApiEndpoint,
+  token: string,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; body: any }> {
+  const payload = body === undefined ? undefined : JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const req = https.request(
+      new URL(api.server + path),
+      {
+        method,
+        ca: api.ca,
+        agent: false,
+        timeout: 15_000,
+        headers: {
+          Authorization: `Bearer ${token}`,
+          "Content-Type": "application/json",
+          Accept: "application/json",
+        },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () => {
+          const text = Buffer.concat(chunks).toString("utf8");
+          let parsed: unknown = text;
+          try {
+            parsed = JSON.parse(text);
+          } catch {
+            // not JSON: keep the text
+          }
+          resolve({ status: res.statusCode ?? 0, body: parsed });
+        });
+      },
+    );
+    req.on("timeout", () => req.destroy(new Error("timed out")));
+    req.on("error", reject);
+    if (payload) req.write(payload);
+    req.end();
+  });
 }

@@ -25,6 +25,7 @@ import {
   TestStack,
   uniqueSuffix,
   waitFor,
+  pathsContaining,
 } from "./support";
 
 const suffix = uniqueSuffix();
@@ -89,17 +90,6 @@ async function replaceWithRetry(
       if ((err as { code?: number }).code !== 409 || attempt >= 5) throw err;
     }
   }
-}
-
-/** JSON paths of the strings in `value` that contain `needle`. */
-function pathsContaining(value: unknown, needle: string, at = "$"): string[] {
-  if (typeof value === "string") return value.includes(needle) ? [at] : [];
-  if (Array.isArray(value))
-    return value.flatMap((v, i) => pathsContaining(v, needle, `${at}[${i}]`));
-  if (value && typeof value === "object") {
-    return Object.entries(value).flatMap(([k, v]) => pathsContaining(v, needle, `${at}.${k}`));
-  }
-  return [];
 }
 
 describe("security model on the real API server", function () {

@@ -148,3 +148,14 @@ export async function runCli(
     return { code: e.code, stdout: e.stdout ?? "", stderr: e.stderr ?? "" };
   }
 }
+
+/** JSON paths of the strings in `value` that contain `needle` (the paths hold no secret). */
+export function pathsContaining(value: unknown, needle: string, at = "$"): string[] {
+  if (typeof value === "string") return value.includes(needle) ? [at] : [];
+  if (Array.isArray(value))
+    return value.flatMap((v, i) => pathsContaining(v, needle, `${at}[${i}]`));
+  if (value && typeof value === "object") {
+    return Object.entries(value).flatMap(([k, v]) => pathsContaining(v, needle, `${at}.${k}`));
+  }
+  return [];
+}

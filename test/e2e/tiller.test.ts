@@ -7,7 +7,6 @@ import * as assert from "node:assert/strict";
 import { ChildProcess, spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as http from "node:http";
-import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { adminClients, canI, Clients, clientsFor, statusOf, tokenOf } from "./kube";
@@ -21,6 +20,7 @@ import {
   uniqueSuffix,
   waitFor,
 } from "./support";
+import { freePort } from "../../cli/commands/helm2";
 
 const suffix = uniqueSuffix();
 const NS_C = `e2e-tiller-c-${suffix}`;
@@ -49,17 +49,6 @@ function stackConfig(rotation: string) {
 const transcript: string[] = [];
 function record(command: string, out: string) {
   transcript.push(`$ ${command}\n${out.trimEnd()}\n`);
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 const ready = (port: number) =>
