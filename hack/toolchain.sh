@@ -288,6 +288,15 @@ main() {
     printf '%s\n' "$PULUMI_DIR" "$K8S_PROVIDER_DIR" "$RANDOM_PROVIDER_DIR" "$KUBE_DIR" "$KWOK_DIR" "$HELM_DIR" "$HELM2_DIR"; return
   fi
   if [ "${1:-}" = build ]; then shift; steps=("$@"); fi
+  # One build per cache at a time (two Jenkins executors, a test run beside a demo): the second
+  # waits, then finds the steps the first one finished cached. Each step installs atomically too
+  # ($dir.tmp, then a rename), so an interrupted build never leaves a tool that looks finished.
+  mkdir -p "$CACHE"
+  exec 9>"$CACHE/.build.lock"
+  if ! flock -n 9; then
+    echo "toolchain: another build holds $CACHE/.build.lock; waiting for it to finish ..." >&2
+    flock 9
+  fi
   STEP_N=${#steps[@]}
   local s
   for s in "${steps[@]}"; do
