@@ -7,10 +7,23 @@ import * as path from "node:path";
 import { adminClients, Clients } from "./kube";
 import { collect, createTestStack, TestStack, uniqueSuffix, waitFor } from "./support";
 
+/**
+ * Other e2e files run at the same time (mocha `parallel`) and create and delete objects in their
+ * own `e2e-*` namespaces; a bad stack here could only touch the namespaces its config names
+ * (`e2e-bad-*`, `bad`, kube-system) and cluster-scoped objects, so the others are left out.
+ */
+const concurrentFilesNamespace = (ns: string) =>
+  ns.startsWith("e2e-") && !ns.startsWith("e2e-bad-");
+
 /** Names of the objects a bad stack could have touched, cluster-wide. */
 async function clusterSnapshot(admin: Clients): Promise<string[]> {
   const names = (kind: string, items: { metadata?: { namespace?: string; name?: string } }[]) =>
-    items.map((i) => `${kind}/${i.metadata?.namespace ?? ""}/${i.metadata?.name}`);
+    items
+      .filter((i) => {
+        const ns = kind === "Namespace" ? i.metadata?.name : i.metadata?.namespace;
+        return !concurrentFilesNamespace(ns ?? "");
+      })
+      .map((i) => `${kind}/${i.metadata?.namespace ?? ""}/${i.metadata?.name}`);
   return [
     ...names("Namespace", (await admin.core.listNamespace()).items),
     ...names("ServiceAccount", (await admin.core.listServiceAccountForAllNamespaces()).items),
