@@ -8,21 +8,33 @@
 #   hack/cluster.sh stop     stop exactly the processes this script recorded
 #   hack/cluster.sh status   each component: running / stopped
 #   hack/cluster.sh env      print `export KUBECONFIG=...` (eval "$(hack/cluster.sh env)")
+#   hack/cluster.sh stop-component|start-component <component>   one process only (fault tests)
 #
 # State (certificates, etcd data, logs, pid files) lives in $repo/.local/cluster/ (git-ignored).
 # Binaries come from hack/toolchain.sh's cache. Meant to be run as root on a dev/CI machine.
+#
+# SCOPED_CD_CLUSTER=<instance> selects another, independent cluster of this checkout: its own state
+# in .local/cluster-<instance>/ and its own block of ports. The fault tests stop and restart their
+# API server and etcd, and the benchmarks want a quiet cluster, so each gets an instance of its own
+# and the shared e2e cluster is never disturbed. Instances: default, faults, bench.
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-state="$repo/.local/cluster"
+instance="${SCOPED_CD_CLUSTER:-default}"
+case "$instance" in
+  default) state="$repo/.local/cluster" port_offset=0 ;;
+  faults) state="$repo/.local/cluster-faults" port_offset=100 ;;
+  bench) state="$repo/.local/cluster-bench" port_offset=200 ;;
+  *) echo "cluster: unknown SCOPED_CD_CLUSTER '$instance' (one of: default, faults, bench)" >&2; exit 2 ;;
+esac
 pki="$state/pki" logs="$state/logs" pids="$state/pids"
 admin_kubeconfig="$state/admin.kubeconfig"
 
 # Ports: uncommon ones so a developer's own cluster (6443/2379/10257/10259) never collides.
-ETCD_PORT=12379 ETCD_PEER_PORT=12380
-APISERVER_PORT=16443
-CONTROLLER_MANAGER_PORT=16257 SCHEDULER_PORT=16259
-KWOK_PORT=16280
+ETCD_PORT=$((12379 + port_offset)) ETCD_PEER_PORT=$((12380 + port_offset))
+APISERVER_PORT=$((16443 + port_offset))
+CONTROLLER_MANAGER_PORT=$((16257 + port_offset)) SCHEDULER_PORT=$((16259 + port_offset))
+KWOK_PORT=$((16280 + port_offset))
 SERVICE_CIDR=10.96.0.0/16          # the `kubernetes` Service gets 10.96.0.1
 NODE_NAME=kwok-node-0
 READY_TIMEOUT=${CLUSTER_READY_TIMEOUT:-120}
@@ -167,6 +179,11 @@ start_apiserver() {
   # server reloads it without a restart. Reset at every start so a crashed test leaves no issuer.
   printf 'apiVersion: apiserver.config.k8s.io/v1\nkind: AuthenticationConfiguration\njwt: []\n' \
     >"$state/authentication-config.yaml"
+  start_apiserver_keep_authn
+}
+
+# A restart of the API server alone (fault tests) keeps whatever issuer the file holds.
+start_apiserver_keep_authn() {
   spawn kube-apiserver kube-apiserver \
     --authentication-config="$state/authentication-config.yaml" \
     --bind-address=127.0.0.1 --advertise-address=127.0.0.1 --secure-port="$APISERVER_PORT" \
@@ -336,11 +353,43 @@ cmd_status() {
   return $rc
 }
 
+# Start or stop one component only (the fault tests restart the API server or etcd). The
+# controller-manager exits when the API server goes away at a bad moment (as it would on a node
+# whose kubelet restarts it); `start` afterwards brings back whatever is not running.
+cmd_component() {  # start|stop, component
+  local c="$2"
+  case " ${COMPONENTS[*]} " in *" $c "*) ;; *) echo "cluster: unknown component '$c' (${COMPONENTS[*]})" >&2; exit 2 ;; esac
+  load_toolchain
+  if [ "$1" = stop ]; then
+    if is_running "$c"; then
+      local pid; pid="$(pid_of "$c")"
+      kill "$pid" 2>/dev/null || true
+      for _ in $(seq 1 50); do is_running "$c" || break; sleep 0.2; done
+      if is_running "$c"; then kill -9 "$pid" 2>/dev/null || true; fi
+      echo "cluster: stopped $c (pid $pid)"
+    fi
+    rm -f "$pids/$c.pid"
+    return 0
+  fi
+  is_running "$c" && { echo "cluster: $c already running"; return 0; }
+  case "$c" in
+    etcd) start_etcd; wait_for etcd "etcd /health" curl -sf "http://127.0.0.1:$ETCD_PORT/health" ;;
+    kube-apiserver) start_apiserver_keep_authn; wait_for kube-apiserver "kube-apiserver /readyz" apiserver_ready ;;
+    kube-controller-manager) start_controller_manager ;;
+    kube-scheduler) start_scheduler ;;
+    kwok) start_kwok ;;
+  esac
+  echo "cluster: started $c"
+}
+
 case "${1:-}" in
   start) cmd_start ;;
+  start-component) cmd_component start "${2:-}" ;;
+  stop-component) cmd_component stop "${2:-}" ;;
   stop) cmd_stop ;;
   status) cmd_status ;;
-  env) echo "export KUBECONFIG=\"$admin_kubeconfig\"" ;;
-  *) echo "usage: $0 start|stop|status|env" >&2; exit 2 ;;
+  env) echo "export KUBECONFIG=\"$admin_kubeconfig\""
+    echo "export SCOPED_CD_CLUSTER_STATE=\"$state\"" ;;
+  *) echo "usage: $0 start|stop|status|env|start-component <c>|stop-component <c>" >&2; exit 2 ;;
 esac
 exit

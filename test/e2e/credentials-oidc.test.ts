@@ -24,7 +24,10 @@ import {
 } from "./support";
 
 const NS = `e2e-oidc-${uniqueSuffix()}`;
-const AUTH_CONFIG = path.join(REPO, ".local/cluster/authentication-config.yaml");
+const AUTH_CONFIG = path.join(
+  process.env.SCOPED_CD_CLUSTER_STATE ?? path.join(REPO, ".local/cluster"),
+  "authentication-config.yaml",
+);
 
 /**
  * Rewrite the API server's AuthenticationConfiguration: drop this run's issuer, then let `change`
