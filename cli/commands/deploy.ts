@@ -8,11 +8,29 @@
 // admin provider. Any other mode is refused before anything runs.
 import * as path from "node:path";
 import { Command } from "commander";
-import { LocalWorkspace, UpResult } from "@pulumi/pulumi/automation";
+import { LocalWorkspace, Stack, UpResult } from "@pulumi/pulumi/automation";
 import { CliError, commandFailure } from "../errors";
 import { EXIT_OK, ExitCode } from "../exitCodes";
 import { Io, OutputFormat, writeJson } from "../io";
-import { assertReadable, KubeconfigSource, kubeconfigSourcesFor } from "../lib/kubeconfigSource";
+import {
+  credentialProblemOf,
+  credentialProblemOfError,
+  describeScopedProblem,
+  ScopedCredentialContext,
+} from "../lib/credentialProblems";
+import {
+  decodeHelmRelease,
+  describeLocks,
+  describePendingCreates,
+  encodeHelmRelease,
+  fileBackendDir,
+  markedFailed,
+  newestRevision,
+  PENDING_STATUSES,
+  pendingOperationsOf,
+  stackLocks,
+} from "../lib/interruptedDeploy";
+import { KubeconfigSource, kubeconfigSourcesFor, readKubeconfig } from "../lib/kubeconfigSource";
 import { withScopedKubeconfig } from "../lib/scopedConfig";
 import { renderStagesTable, stackMode, stagesOf } from "../lib/stages";
 import { kubeconfigFileOption, outputOption, stackOption, workDirOption } from "../options";
@@ -36,7 +54,7 @@ export function defineDeploy(program: Command): Command {
     .command("deploy")
     .summary("pulumi up of a delivery stack with its scoped kubeconfig")
     .description(
-      "Run `pulumi up` of one delivery stack (any other mode is refused). The scoped kubeconfig from --kubeconfig-file is secret config for this run only; KUBECONFIG is unset.\n\nExit: 0 deployed, 2 could not run or the update failed.",
+      "Run `pulumi up` of one delivery stack (any other mode is refused). The scoped kubeconfig from --kubeconfig-file is secret config for this run only; KUBECONFIG is unset. Before the up: the credential is checked (a refused one names the hand-over step), a locked stack is refused (the lock's holder and `pulumi cancel` named), and a Helm revision an interrupted deploy left pending is marked failed.\n\nExit: 0 deployed, 2 could not run, refused (credential, lock) or the update failed.",
     )
     .addOption(stackOption("the delivery stack to deploy"))
     .addOption(kubeconfigFileOption(false))
@@ -68,8 +86,188 @@ export function deployJson(stack: string, up: Pick<UpResult, "summary" | "output
   return { stack, result: up.summary.result, stages: stagesOf(up.outputs) };
 }
 
+/** The stack's stages (name -> namespace and release names) and accessStack, from its config. */
+export async function deliveryTarget(stack: Stack): Promise<DeliveryTarget> {
+  const all = await stack.getAllConfig();
+  const parse = (key: string): unknown => {
+    const raw = all[key]?.value;
+    if (raw === undefined) return undefined;
+    try {
+      return JSON.parse(raw);
+    } catch {
+      return raw;
+    }
+  };
+  const stages: DeliveryTarget["stages"] = {};
+  const declared = parse("scoped-cd:stages");
+  if (declared && typeof declared === "object") {
+    const entries = Object.entries(
+      declared as Record<string, { namespace?: unknown; releases?: object } | undefined>,
+    );
+    for (const [stage, cfg] of entries) {
+      stages[stage] = {
+        namespace: typeof cfg?.namespace === "string" ? cfg.namespace : stage,
+        releases: Object.keys(cfg?.releases ?? {}),
+      };
+    }
+  }
+  const accessStack = parse("scoped-cd:accessStack");
+  return { stages, accessStack: typeof accessStack === "string" ? accessStack : undefined };
+}
+
+export interface DeliveryTarget {
+  readonly stages: Record<string, { namespace: string; releases: string[] }>;
+  readonly accessStack?: string;
+}
+
+type ClientNode = typeof import("@kubernetes/client-node", {
+  with: { "resolution-mode": "import" },
+});
+type KubeConfig = InstanceType<ClientNode["KubeConfig"]>;
+
+async function loadKubeconfig(yaml: string): Promise<KubeConfig> {
+  const { KubeConfig } = await import("@kubernetes/client-node");
+  const kc = new KubeConfig();
+  kc.loadFromString(yaml);
+  return kc;
+}
+
+/**
+ * Before anything runs: does the API server accept the scoped kubeconfig (SelfSubjectReview, which
+ * every authenticated identity may ask)? A dead credential fails here, naming the hand-over step.
+ */
+async function checkScopedCredential(kc: KubeConfig, ctx: ScopedCredentialContext): Promise<void> {
+  const { AuthenticationV1Api } = await import("@kubernetes/client-node");
+  try {
+    await kc.makeApiClient(AuthenticationV1Api).createSelfSubjectReview({
+      body: { apiVersion: "authentication.k8s.io/v1", kind: "SelfSubjectReview" },
+    });
+  } catch (err) {
+    const problem = credentialProblemOfError(err) ?? {
+      kind: "unreachable" as const,
+      evidence: (err instanceof Error ? err.message : String(err)).split("\n")[0],
+    };
+    const server = kc.getCurrentCluster()?.server;
+    throw new CliError(
+      `${describeScopedProblem({ ...problem, server: problem.server ?? server }, ctx)} Nothing was changed.`,
+    );
+  }
+}
+
+/**
+ * Helm releases of the stack whose newest revision an interrupted deploy left pending (older than
+ * `before`, the moment the stack was found unlocked): pending-upgrade/-rollback are marked failed
+ * (said on stderr); a pending-install stops the deploy with the command to run.
+ */
+async function repairStuckReleases(
+  kc: KubeConfig,
+  target: DeliveryTarget,
+  args: DeployArgs,
+  before: Date,
+  io: Io,
+): Promise<void> {
+  const { CoreV1Api } = await import("@kubernetes/client-node");
+  const core = kc.makeApiClient(CoreV1Api);
+  for (const [stage, { namespace, releases }] of Object.entries(target.stages)) {
+    for (const release of releases) {
+      const list = await core.listNamespacedSecret({
+        namespace,
+        labelSelector: `owner=helm,name=${release}`,
+      });
+      const newest = newestRevision(list.items);
+      if (!newest || !PENDING_STATUSES.includes(newest.status)) continue;
+      if (newest.created && newest.created.getTime() >= before.getTime()) continue; // someone else's, now
+      const what = `release ${release} of stage ${stage} (namespace ${namespace}): revision ${newest.revision} is ${newest.status}`;
+      if (newest.status === "pending-install") {
+        throw new CliError(
+          `${what}, left by a first deploy that was interrupted; it never ran. Nothing was changed. ` +
+            `Remove it with the scoped kubeconfig, then rerun: ` +
+            `helm uninstall ${release} --namespace ${namespace} --kubeconfig <the scoped kubeconfig>`,
+        );
+      }
+      const secret = await core.readNamespacedSecret({ name: newest.secretName, namespace });
+      const data = secret.data?.release;
+      if (!data)
+        throw new CliError(
+          `${what}, and its storage Secret ${newest.secretName} has no release data`,
+        );
+      const reason = `scoped-cd deploy: ${newest.status} left by an interrupted deploy (stack ${args.stack} unlocked, revision older than this run); marked failed`;
+      const fixed = markedFailed(await decodeHelmRelease(data), reason);
+      await core.replaceNamespacedSecret({
+        name: newest.secretName,
+        namespace,
+        body: {
+          ...secret,
+          metadata: {
+            ...secret.metadata,
+            labels: { ...secret.metadata?.labels, status: "failed" },
+          },
+          data: { ...secret.data, release: await encodeHelmRelease(fixed) },
+        },
+      });
+      io.stderr(
+        `== ${what}, left by an interrupted deploy (the stack is unlocked and the revision predates this run): marked failed, so this up upgrades from the last deployed revision\n`,
+      );
+    }
+  }
+}
+
+/** Before `up`: refuse a locked stack or interrupted creates; repair stuck Helm revisions. */
+async function recoverInterrupted(
+  stack: Stack,
+  args: DeployArgs,
+  target: DeliveryTarget,
+  kc: KubeConfig | undefined,
+  io: Io,
+): Promise<void> {
+  const started = new Date();
+  const backendDir = fileBackendDir((await stack.workspace.whoAmI()).url);
+  if (backendDir) {
+    const project = (await stack.workspace.projectSettings()).name;
+    const locks = stackLocks(backendDir, project, args.stack);
+    if (locks.length > 0) throw new CliError(describeLocks(args.stack, args.workDir, locks));
+  }
+  const pending = pendingOperationsOf(await stack.exportStack());
+  const creates = pending.filter((p) => p.type === "creating" || p.type === "importing");
+  if (creates.length > 0) {
+    throw new CliError(describePendingCreates(args.stack, args.workDir, creates));
+  }
+  for (const p of pending) {
+    io.stderr(
+      `== the last update of ${args.stack} was interrupted while ${p.type} ${p.urn}; this up re-applies it from the last recorded state\n`,
+    );
+  }
+  // Helm storage is read with the scoped kubeconfig; without the file (accessStack) there is none
+  // here, and a stuck release shows as Helm's "another operation is in progress" (explained below).
+  if (kc && backendDir) await repairStuckReleases(kc, target, args, started, io);
+}
+
+/** The failed up, explained when the cause is known: a credential, the server, a lock, Helm. */
+export function deployFailure(
+  args: Pick<DeployArgs, "stack" | "workDir">,
+  ctx: ScopedCredentialContext,
+  failure: string,
+): string {
+  const base = `pulumi up of stack ${args.stack} failed:\n${failure}`;
+  if (/currently locked by \d+ lock|Another update is currently in progress/i.test(failure)) {
+    return (
+      `${base}\nAnother deploy of ${args.stack} holds the stack; this one changed nothing. ` +
+      `If none is running (its agent died), clear the lock and rerun: (cd ${args.workDir} && pulumi cancel --stack ${args.stack} --yes)`
+    );
+  }
+  if (/another operation \(install\/upgrade\/rollback\) is in progress/.test(failure)) {
+    return (
+      `${base}\nA Helm release of the stack was left pending by an interrupted deploy. ` +
+      `Rerun scoped-cd deploy with --kubeconfig-file, which marks such a revision failed when the stack is unlocked and the revision predates the run ` +
+      `(or, with the scoped kubeconfig: helm rollback <release> --namespace <namespace>).`
+    );
+  }
+  const problem = credentialProblemOf(failure);
+  return problem ? `${base}\n${describeScopedProblem(problem, ctx)}` : base;
+}
+
 export async function runDeploy(args: DeployArgs, io: Io): Promise<ExitCode> {
-  if (args.kubeconfig) assertReadable(args.kubeconfig);
+  const kubeconfigYaml = args.kubeconfig ? readKubeconfig(args.kubeconfig) : undefined;
   // Nothing may fall back to an ambient (admin) kubeconfig: the engine inherits this environment.
   delete process.env.KUBECONFIG;
   const stack = await LocalWorkspace.selectStack({ stackName: args.stack, workDir: args.workDir });
@@ -79,6 +277,17 @@ export async function runDeploy(args: DeployArgs, io: Io): Promise<ExitCode> {
       `stack ${args.stack} is in mode ${mode}; deploy runs delivery stacks only (operators use handoff for access stacks)`,
     );
   }
+  const target = await deliveryTarget(stack);
+  const ctx: ScopedCredentialContext = {
+    stack: args.stack,
+    stages: Object.keys(target.stages),
+    accessStack: target.accessStack,
+    source: args.kubeconfig ? "file" : "access-stack",
+  };
+  const kc = kubeconfigYaml === undefined ? undefined : await loadKubeconfig(kubeconfigYaml);
+  if (kc) await checkScopedCredential(kc, ctx);
+  await recoverInterrupted(stack, args, target, kc, io);
+
   // In JSON mode stdout carries the document only; the engine's progress goes to stderr.
   const progress = args.output === "json" ? io.stderr : io.stdout;
   const up = (configFile?: string) =>
@@ -93,7 +302,7 @@ export async function runDeploy(args: DeployArgs, io: Io): Promise<ExitCode> {
       result = await up();
     }
   } catch (err) {
-    throw new CliError(`pulumi up of stack ${args.stack} failed:\n${commandFailure(err)}`);
+    throw new CliError(deployFailure(args, ctx, commandFailure(err)));
   }
   if (args.output === "json") writeJson(io, deployJson(args.stack, result));
   else io.stdout(`\n${renderStagesTable(stagesOf(result.outputs))}\n`);

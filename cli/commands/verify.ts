@@ -8,13 +8,19 @@
 // parsed, never printed or written anywhere.
 import * as path from "node:path";
 import { Command, Option } from "commander";
-import { LocalWorkspace } from "@pulumi/pulumi/automation";
+import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
 import { OUTPUT_NAMES, StackOutputValues, StageSummary } from "../../components/outputs";
 import { CliError } from "../errors";
 import { EXIT_FOUND, EXIT_OK, ExitCode } from "../exitCodes";
 import { Io, OutputFormat, writeJson } from "../io";
 import { expiresWithin } from "../../policy/credentials";
+import {
+  credentialProblemOfError,
+  describeScopedProblem,
+  ScopedCredentialContext,
+} from "../lib/credentialProblems";
 import { KubeconfigSource, kubeconfigSourcesFor, readKubeconfig } from "../lib/kubeconfigSource";
+import { stackMode } from "../lib/stages";
 import { renderTable } from "../lib/table";
 import { CheckRow, STAGE_CHECKS, StageCheck, StageTarget } from "../lib/verifyChecks";
 import {
@@ -48,7 +54,7 @@ export function defineVerify(program: Command): Command {
     .command("verify")
     .summary("check with a scoped kubeconfig what it may and may not do")
     .description(
-      "As the stage's scoped identity, ask the API server every check of the containment matrix (SelfSubjectAccessReview: nothing is created or changed).\n\nExit: 0 all as expected, 1 any surprise, 2 could not run.",
+      "As the stage's scoped identity, ask the API server every check of the containment matrix (SelfSubjectAccessReview: nothing is created or changed).\n\nExit: 0 all as expected, 1 any surprise, 2 could not run (a refused credential names the hand-over step).",
     )
     .addOption(stackOption("the stack whose stages are checked"))
     .addOption(kubeconfigFileOption(false))
@@ -168,6 +174,7 @@ export function renderVerifyTable(rows: readonly CheckRow[]): string {
 async function checkStage(
   target: StageTarget,
   checks: readonly StageCheck[],
+  credential: Omit<ScopedCredentialContext, "stages">,
 ): Promise<StageResult> {
   const rows: CheckRow[] = [];
   for (const check of checks) {
@@ -176,8 +183,12 @@ async function checkStage(
     } catch (err) {
       // The client's error can quote the request; keep only its first line (never the kubeconfig).
       const message = (err instanceof Error ? err.message : String(err)).split("\n")[0];
+      const problem = credentialProblemOfError(err);
+      const why = problem
+        ? `\n${describeScopedProblem({ ...problem, server: problem.server ?? serverOf(target.kubeconfig) }, { ...credential, stages: [target.stage] })}`
+        : "";
       throw new CliError(
-        `asking the API server failed for stage ${target.stage} (${check.name}): ${message}`,
+        `asking the API server failed for stage ${target.stage} (${check.name}): ${message}${why}`,
       );
     }
   }
@@ -203,9 +214,17 @@ export async function runVerify(
     stages: raw[OUTPUT_NAMES.stages]?.value as Record<string, StageSummary> | undefined,
     kubeconfigs: raw[OUTPUT_NAMES.kubeconfigs]?.value as Record<string, string> | undefined,
   };
+  const mode = await stackMode(stack);
+  const credential = {
+    stack: args.stack,
+    // An access (or all) stack hands over its own kubeconfigs; a delivery stack names its source.
+    accessStack:
+      mode === "delivery" ? await configString(stack, "scoped-cd:accessStack") : args.stack,
+    source: args.kubeconfig ? ("file" as const) : ("access-stack" as const),
+  };
   const results: StageResult[] = [];
   for (const target of stageTargets(args, outputs)) {
-    const result = await checkStage(target, checks);
+    const result = await checkStage(target, checks, credential);
     results.push(result);
     const expiry = credentialExpiryWarning(target.stage, target.summary);
     if (expiry) io.stderr(`warning: ${expiry}\n`);
@@ -226,6 +245,20 @@ export async function runVerify(
   }
   if (args.output === "json") writeJson(io, verifyJson(args.stack, results));
   return results.every((r) => r.surprises === 0) ? EXIT_OK : EXIT_FOUND;
+}
+
+/** A string config value of the stack, or undefined when it is not set. */
+async function configString(stack: Stack, key: string): Promise<string | undefined> {
+  try {
+    return (await stack.getConfig(key)).value;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The server of a kubeconfig's current cluster (a plain line scan; the YAML stays in memory). */
+function serverOf(kubeconfig: string): string | undefined {
+  return /^\s*server:\s*(\S+)\s*$/m.exec(kubeconfig)?.[1];
 }
 
 /**

@@ -6,6 +6,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { MockMonitor } from "@pulumi/pulumi/runtime/mocks";
 import { Mode, PROJECT } from "../../config";
 
 export interface AdminAccess {
@@ -67,9 +68,110 @@ export async function adminAccess(args: AdminAccessArgs): Promise<AdminAccess> {
       `${PROJECT}:cluster: the admin kubeconfig (${found.join(", ")}) has no current context with a cluster: ${remedy}`,
     );
   }
+  await checkAdminCredential(kc, found, args);
   const provider = new k8s.Provider("admin", {
     context: args.context,
     clusterIdentifier: args.clusterName,
   });
   return { provider, server: args.server ?? kubeconfigServer };
+}
+
+type ClientNode = typeof import("@kubernetes/client-node", {
+  with: { "resolution-mode": "import" },
+});
+type KubeConfig = InstanceType<ClientNode["KubeConfig"]>;
+
+/** What the access layer writes; the admin credential must be allowed each (SelfSubjectAccessReview). */
+const ADMIN_NEEDS = [
+  { verb: "create", group: "", resource: "namespaces" },
+  { verb: "create", group: "rbac.authorization.k8s.io", resource: "roles" },
+  { verb: "create", group: "rbac.authorization.k8s.io", resource: "rolebindings" },
+  {
+    verb: "create",
+    group: "admissionregistration.k8s.io",
+    resource: "validatingadmissionpolicies",
+  },
+  { verb: "create", group: "", resource: "serviceaccounts/token" },
+] as const;
+
+/**
+ * Ask the API server, with the admin credential, who it is (SelfSubjectReview) and whether it may
+ * write what the access layer declares (SelfSubjectAccessReview), before anything is registered:
+ * a revoked, expired or unauthorized credential fails here, naming the kubeconfig, its context and
+ * user, and what to do, instead of failing some resource midway. Skipped under Pulumi's mocks
+ * (unit tests: no API server).
+ */
+export async function checkAdminCredential(
+  kc: KubeConfig,
+  files: readonly string[],
+  args: AdminAccessArgs,
+): Promise<void> {
+  if (pulumi.runtime.getMonitor() instanceof MockMonitor) return;
+  const { AuthenticationV1Api, AuthorizationV1Api } = await import("@kubernetes/client-node");
+  const server = kc.getCurrentCluster()?.server ?? "?";
+  const context = kc.getCurrentContext();
+  const user = kc.getCurrentUser()?.name ?? "?";
+  const which = `the admin kubeconfig (${files.join(", ")}; context ${context}, user ${user})`;
+  const fix =
+    `nothing was changed. Get a current admin credential for ${server} (renew the certificate or token, ` +
+    `or re-run your cluster's credential login), point KUBECONFIG at it (or cluster.context at a working context), then rerun`;
+  const refused = (err: unknown, step: string): pulumi.RunError => {
+    const code = (err as { code?: unknown }).code;
+    const message = (err instanceof Error ? err.message : String(err)).split("\n")[0];
+    if (code === 401) {
+      return new pulumi.RunError(
+        `${PROJECT}:cluster: the API server ${server} refused ${which}: 401 Unauthorized (${step}). ` +
+          `Its credential is revoked, expired or not trusted by this cluster; ${fix}`,
+      );
+    }
+    if (code === 403) {
+      return new pulumi.RunError(
+        `${PROJECT}:cluster: the API server ${server} authenticated ${which} but refused it: 403 Forbidden (${step}). ` +
+          `Its identity lost its cluster-admin binding; ${fix}`,
+      );
+    }
+    return new pulumi.RunError(
+      `${PROJECT}:cluster: could not reach the API server ${server} with ${which} (${step}: ${message}); ` +
+        `nothing was changed. Check that the cluster is up and reachable, then rerun`,
+    );
+  };
+  const username = await kc
+    .makeApiClient(AuthenticationV1Api)
+    .createSelfSubjectReview({
+      body: { apiVersion: "authentication.k8s.io/v1", kind: "SelfSubjectReview" },
+    })
+    .then(
+      (review) => review.status?.userInfo?.username ?? "?",
+      (err: unknown) => {
+        throw refused(err, "SelfSubjectReview");
+      },
+    );
+  const authz = kc.makeApiClient(AuthorizationV1Api);
+  const denied: string[] = [];
+  for (const need of ADMIN_NEEDS) {
+    const [resource, subresource] = need.resource.split("/");
+    const allowed = await authz
+      .createSelfSubjectAccessReview({
+        body: {
+          apiVersion: "authorization.k8s.io/v1",
+          kind: "SelfSubjectAccessReview",
+          spec: {
+            resourceAttributes: { verb: need.verb, group: need.group, resource, subresource },
+          },
+        },
+      })
+      .then(
+        (review) => review.status?.allowed === true,
+        (err: unknown) => {
+          throw refused(err, "SelfSubjectAccessReview");
+        },
+      );
+    if (!allowed) denied.push(`${need.verb} ${need.group ? `${need.group}/` : ""}${need.resource}`);
+  }
+  if (denied.length > 0) {
+    throw new pulumi.RunError(
+      `${PROJECT}:cluster: ${which} authenticates as ${username}, which may not ${denied.join(", ")} ` +
+        `(403 Forbidden for mode ${args.mode}): it is not (or no longer) a cluster admin; ${fix}`,
+    );
+  }
 }
