@@ -190,27 +190,46 @@ export interface BindingLike {
 /** The Roles scoped-cd grants to its identities in a stage namespace. */
 export const STAGE_ROLES = ["scoped-deployer", "tiller"] as const;
 
+/** Who a stage's scoped-cd Roles may be bound to: the identities the access layer made. */
+export interface StageIdentities {
+  /** `deployer-<suffix>` (token and legacy kinds); null for OIDC. */
+  readonly serviceAccount: string | null;
+  /** `tiller-<suffix>` of an in-cluster Tiller; derived from the deployer's suffix when absent. */
+  readonly tillerServiceAccount?: string | null;
+  /** OIDC groups the access layer binds (`oidc:job:<job>`). */
+  readonly groups?: readonly string[];
+  /**
+   * Any group under this prefix counts as the stage's own: only the stage's JWT authenticator
+   * issues `oidc:job:` groups, and only for the jobs its claim rules accept.
+   */
+  readonly groupPrefix?: string;
+}
+
 /**
  * RoleBindings that grant a stage Role to anyone but the stage's current identities (the deployer
- * `deployer-<suffix>` and Tiller `tiller-<suffix>`; OIDC job groups when `groups` is given). With
- * `allowRbac` a holder of an old credential can create one for an identity of its own, and a
- * rotation does not remove it: `verify` reports each as a surprise.
+ * `deployer-<suffix>`, Tiller `tiller-<suffix>`, the OIDC job groups). With `allowRbac` a holder
+ * of an old credential can create one for an identity of its own, and a rotation does not remove
+ * it: `verify` and `drift` report each.
  */
 export function strayStageGrants(
   bindings: readonly BindingLike[],
-  current: { readonly serviceAccount: string | null; readonly groups?: readonly string[] },
+  current: StageIdentities,
 ): string[] {
   const suffix = current.serviceAccount?.replace(/^deployer-/, "");
-  const allowed = new Set(
-    suffix ? [`ServiceAccount/deployer-${suffix}`, `ServiceAccount/tiller-${suffix}`] : [],
-  );
+  const allowed = new Set<string>();
+  if (current.serviceAccount) allowed.add(`ServiceAccount/${current.serviceAccount}`);
+  const tiller = current.tillerServiceAccount ?? (suffix ? `tiller-${suffix}` : undefined);
+  if (tiller) allowed.add(`ServiceAccount/${tiller}`);
   for (const g of current.groups ?? []) allowed.add(`Group/${g}`);
   const stray: string[] = [];
   for (const b of bindings) {
     if (b.roleRef.kind !== "Role" || !(STAGE_ROLES as readonly string[]).includes(b.roleRef.name))
       continue;
     for (const s of b.subjects ?? []) {
-      if (!allowed.has(`${s.kind}/${s.name}`)) {
+      const own =
+        allowed.has(`${s.kind}/${s.name}`) ||
+        (s.kind === "Group" && !!current.groupPrefix && s.name.startsWith(current.groupPrefix));
+      if (!own) {
         stray.push(
           `RoleBinding ${b.metadata?.name ?? "?"} grants Role ${b.roleRef.name} to ${s.kind} ${s.name}`,
         );

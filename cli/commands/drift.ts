@@ -6,15 +6,30 @@
 // It needs only what the stack's own `pulumi preview` needs: the backend and passphrase, plus the
 // scoped kubeconfig for a delivery stack. It never asks for secrets to be shown: the engine blinds
 // them in events, and the renderer masks them again by key and shape.
+//
+// The stacks are previewed concurrently (`--concurrency`, default all at once): each preview is
+// mostly waiting on its API server, so the report takes about as long as the slowest stack.
+//
+// Besides the preview, each stage's namespace is searched for RoleBindings that grant a stage Role
+// to an identity scoped-cd did not make (possible with allowRbac, and not undone by a rotation):
+// the preview cannot see them because no stack owns them.
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { Command } from "commander";
-import { EngineEvent, LocalWorkspace } from "@pulumi/pulumi/automation";
+import { Command, InvalidArgumentError, Option } from "commander";
+import { EngineEvent, LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
+import { OUTPUT_NAMES } from "../../components/outputs";
 import { CliError, commandFailure, plainText } from "../errors";
 import { EXIT_COULD_NOT_RUN, EXIT_FOUND, EXIT_OK, ExitCode } from "../exitCodes";
 import { Io, OutputFormat, writeJson } from "../io";
 import { analyze, driftExitCode, renderDriftReport, StackPreview } from "../lib/driftReport";
-import { assertReadable, KubeconfigSource, kubeconfigSourcesFor } from "../lib/kubeconfigSource";
+import { strayGrantsIn } from "../lib/identityCheck";
+import {
+  assertReadable,
+  KubeconfigSource,
+  kubeconfigSourcesFor,
+  readKubeconfig,
+} from "../lib/kubeconfigSource";
+import { stagesOf } from "../lib/stages";
 import { withScopedKubeconfig } from "../lib/scopedConfig";
 import {
   kubeconfigFileOption,
@@ -31,6 +46,8 @@ export interface DriftArgs {
   readonly out: string;
   readonly workDir: string;
   readonly output: OutputFormat;
+  /** How many stacks are previewed at once. */
+  readonly concurrency: number;
 }
 
 interface DriftOptions {
@@ -39,6 +56,13 @@ interface DriftOptions {
   out: string;
   workDir: string;
   output: OutputFormat;
+  concurrency?: number;
+}
+
+function positiveInteger(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError("a whole number, at least 1");
+  return n;
 }
 
 export function defineDrift(program: Command): Command {
@@ -53,6 +77,12 @@ export function defineDrift(program: Command): Command {
     .addOption(outOption("where to write the Markdown report").default("drift-report.md"))
     .addOption(workDirOption())
     .addOption(outputOption())
+    .addOption(
+      new Option(
+        "--concurrency <n>",
+        "how many stacks to preview at once (default: all; 1 previews one after another)",
+      ).argParser(positiveInteger),
+    )
     .addHelpText(
       "after",
       `
@@ -77,6 +107,7 @@ export function driftArgs(opts: DriftOptions): DriftArgs {
     out: path.resolve(opts.out),
     workDir: path.resolve(opts.workDir),
     output: opts.output,
+    concurrency: opts.concurrency ?? stacks.length,
   };
 }
 
@@ -127,27 +158,81 @@ async function previewStack(
       configFile,
       onEvent: (event) => events.push(event),
     });
+    return stack;
   };
+  let stack;
   try {
-    if (kubeconfig) await withScopedKubeconfig(workDir, stackName, kubeconfig.path, preview);
-    else await preview();
-    return { stack: stackName, events };
+    if (kubeconfig)
+      stack = await withScopedKubeconfig(workDir, stackName, kubeconfig.path, preview);
+    else stack = await preview();
   } catch (err) {
     return { stack: stackName, error: failureReason(err, events) };
   }
+  try {
+    return { stack: stackName, events, strayGrants: await strayGrantsOf(stack, kubeconfig) };
+  } catch (err) {
+    return {
+      stack: stackName,
+      error: `the preview ran, but the search for identities outside the stack failed: ${commandFailure(err)}`,
+    };
+  }
+}
+
+/**
+ * Stray grants in each stage of the stack, as the stage's scoped identity: the kubeconfig file
+ * given for a delivery stack, else the access stack's own `kubeconfigs` output (kept in memory).
+ * A stage whose identity may not list RoleBindings (no allowRbac) has none to report.
+ */
+async function strayGrantsOf(
+  stack: Stack,
+  kubeconfig: KubeconfigSource | undefined,
+): Promise<string[]> {
+  const outputs = await stack.outputs();
+  const stages = stagesOf(outputs);
+  const exported = (outputs[OUTPUT_NAMES.kubeconfigs]?.value ?? {}) as Record<string, string>;
+  const stray: string[] = [];
+  for (const [stage, summary] of Object.entries(stages)) {
+    const yaml = kubeconfig ? readKubeconfig(kubeconfig) : exported[stage];
+    if (!yaml) continue;
+    for (const grant of (await strayGrantsIn(yaml, summary)) ?? []) {
+      stray.push(`stage ${stage} (namespace ${summary.namespace}): ${grant}`);
+    }
+  }
+  return stray;
+}
+
+/** Run `work` over `items`, at most `limit` at a time; results in the order of `items`. */
+async function mapConcurrently<T, R>(
+  items: readonly T[],
+  limit: number,
+  work: (item: T, index: number) => Promise<R>,
+): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await work(items[i], i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
 }
 
 export async function runDrift(args: DriftArgs, io: Io): Promise<ExitCode> {
   for (const source of args.kubeconfigs.values()) assertReadable(source);
-  const previews: StackPreview[] = [];
-  for (const [i, stack] of args.stacks.entries()) {
-    io.stderr(`[${i + 1}/${args.stacks.length}] previewing ${stack} (refresh) ... `);
+  const total = args.stacks.length;
+  const previews = await mapConcurrently(args.stacks, args.concurrency, async (stack, i) => {
+    // One whole line per event: with stacks previewed at once, lines of several interleave.
+    io.stderr(`[${i + 1}/${total}] previewing ${stack} (refresh) ...\n`);
     const t0 = Date.now();
     const preview = await previewStack(stack, args.workDir, args.kubeconfigs.get(stack));
     const seconds = Math.round((Date.now() - t0) / 1000);
-    io.stderr("error" in preview ? `FAILED after ${seconds}s\n` : `done in ${seconds}s\n`);
-    previews.push(preview);
-  }
+    io.stderr(
+      `[${i + 1}/${total}] ${stack}: ${"error" in preview ? "FAILED" : "done"} after ${seconds}s\n`,
+    );
+    return preview;
+  });
 
   const report = renderDriftReport(previews);
   fs.writeFileSync(args.out, report);

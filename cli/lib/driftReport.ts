@@ -16,9 +16,16 @@ import { runtime } from "@pulumi/pulumi";
 import type { EngineEvent, OpType, StepEventMetadata } from "@pulumi/pulumi/automation";
 import diff from "microdiff";
 
-/** One stack's preview: its engine events, or why it could not run. */
+/**
+ * One stack's preview: its engine events (and the grants to identities no stack made, found
+ * beside the preview), or why it could not run.
+ */
 export type StackPreview =
-  | { readonly stack: string; readonly events: readonly EngineEvent[] }
+  | {
+      readonly stack: string;
+      readonly events: readonly EngineEvent[];
+      readonly strayGrants?: readonly string[];
+    }
   | { readonly stack: string; readonly error: string };
 
 export type ChangeKind = "create" | "update" | "replace" | "delete";
@@ -72,6 +79,8 @@ export interface StackAnalysis {
   readonly counts: Readonly<Record<ChangeKind, number>>;
   readonly drifted: readonly DriftedResource[];
   readonly planned: readonly PlannedChange[];
+  /** RoleBindings granting a stage Role to an identity scoped-cd did not make (allowRbac). */
+  readonly strayGrants: readonly string[];
 }
 
 export type StackOutcome = StackAnalysis | { readonly stack: string; readonly error: string };
@@ -331,7 +340,11 @@ function driftOf(md: StepEventMetadata): DriftedResource | undefined {
 }
 
 /** Derive counts, drift and planned changes from one stack's preview events. */
-export function analyzeStack(stack: string, events: readonly EngineEvent[]): StackAnalysis {
+export function analyzeStack(
+  stack: string,
+  events: readonly EngineEvent[],
+  strayGrants: readonly string[] = [],
+): StackAnalysis {
   const resources = new Set<string>();
   const drifted = new Map<string, DriftedResource>();
   const planned = new Map<string, PlannedChange>();
@@ -373,22 +386,30 @@ export function analyzeStack(stack: string, events: readonly EngineEvent[]): Sta
         CHANGE_KINDS.indexOf(a.kind) - CHANGE_KINDS.indexOf(b.kind) ||
         a.label.localeCompare(b.label),
     ),
+    strayGrants: [...strayGrants].sort(),
   };
 }
 
 export function analyze(previews: readonly StackPreview[]): StackOutcome[] {
-  return previews.map((p) => ("error" in p ? p : analyzeStack(p.stack, p.events)));
+  return previews.map((p) =>
+    "error" in p ? p : analyzeStack(p.stack, p.events, p.strayGrants ?? []),
+  );
 }
 
 function hasChanges(a: StackAnalysis): boolean {
   return a.drifted.length > 0 || a.planned.length > 0;
 }
 
+/** Anything a reviewer must look at: drift, planned changes, or identities outside the stack. */
+function hasFindings(a: StackAnalysis): boolean {
+  return hasChanges(a) || a.strayGrants.length > 0;
+}
+
 /** 0: every stack clean; 1: some stack has changes or drift; 2: some stack could not run. */
 export function driftExitCode(previews: readonly StackPreview[]): 0 | 1 | 2 {
   const outcomes = analyze(previews);
   if (outcomes.some((o) => "error" in o)) return 2;
-  return outcomes.some((o) => hasChanges(o as StackAnalysis)) ? 1 : 0;
+  return outcomes.some((o) => hasFindings(o as StackAnalysis)) ? 1 : 0;
 }
 
 function row(cells: readonly (string | number)[]): string {
@@ -403,6 +424,10 @@ function verdict(outcomes: readonly StackOutcome[]): string {
   const parts: string[] = [];
   if (failed.length > 0) parts.push(`**could not run:** ${failed.join(", ")}`);
   if (changed.length > 0) parts.push(`**changes or drift:** ${changed.join(", ")}`);
+  const stray = outcomes
+    .filter((o): o is StackAnalysis => !("error" in o) && o.strayGrants.length > 0)
+    .map((o) => o.stack);
+  if (stray.length > 0) parts.push(`**identities outside the stack:** ${stray.join(", ")}`);
   return parts.length > 0 ? parts.join("; ") : "**clean:** no changes, no drift";
 }
 
@@ -415,9 +440,20 @@ function stackSection(outcome: StackOutcome): string[] {
     lines.push("The preview could not run:", "", `${fence}text`, outcome.error.trim(), fence, "");
     return lines;
   }
-  if (!hasChanges(outcome)) {
+  if (!hasFindings(outcome)) {
     lines.push("No drift, no planned changes.", "");
     return lines;
+  }
+
+  if (outcome.strayGrants.length > 0) {
+    lines.push(
+      `### Identities outside the stack (${outcome.strayGrants.length})`,
+      "",
+      "A stage Role is bound to an identity that scoped-cd did not make. A rotation does not remove such a grant: delete it unless a chart needs it.",
+      "",
+    );
+    for (const grant of outcome.strayGrants) lines.push(`- ${grant}`);
+    lines.push("");
   }
 
   if (outcome.drifted.length === 0) {

@@ -326,4 +326,38 @@ describe("keyless OIDC deployer credential on the real API server", function () 
     assert.ok(!`${result.stdout}${result.stderr}`.includes(token), "the ID token was printed");
     assert.equal(result.code, 0, `${result.stdout}\n${result.stderr}`);
   });
+
+  it("deploys and reports drift with the CLI, the secret-free kubeconfig file and the ID token only", async () => {
+    const token = issuer.sign(jenkinsClaims(issuer.url));
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "scoped-cd-oidc-kc-"));
+    const file = path.join(dir, "kubeconfig");
+    fs.writeFileSync(file, kubeconfig, { mode: 0o600 });
+    const common = ["--stack", delivery!.name, "--work-dir", delivery!.workDir];
+    const kubeconfigFile = ["--kubeconfig-file", `${delivery!.name}=${file}`];
+    const env = { [ID_TOKEN_ENV]: token, KUBECONFIG: undefined };
+    try {
+      const deploy = await runCli(["deploy", ...common, ...kubeconfigFile], env);
+      assert.equal(deploy.code, 0, `${deploy.stdout}\n${deploy.stderr}`);
+      const out = path.join(dir, "drift-report.md");
+      const drift = await runCli(
+        ["drift", ...common, ...kubeconfigFile, "--output", "json", "--out", out],
+        env,
+      );
+      assert.equal(drift.code, 0, `${drift.stdout}\n${drift.stderr}`);
+      const analysis = JSON.parse(drift.stdout).stacks[0];
+      assert.ok(analysis.resources > 0, "the drift report saw no resources");
+      assert.deepEqual(analysis.strayGrants, []);
+      for (const r of [deploy, drift])
+        assert.ok(!`${r.stdout}${r.stderr}`.includes(token), "the ID token was printed");
+
+      // The same commands without the ID token fail, naming the missing token (exit 2).
+      const without = await runCli(["drift", ...common, ...kubeconfigFile, "--out", out], {
+        ...env,
+        [ID_TOKEN_ENV]: undefined,
+      });
+      assert.equal(without.code, 2, `${without.stdout}\n${without.stderr}`);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

@@ -3,6 +3,8 @@
 // that revokes at once (measured), and what a holder of the token could try to leave behind.
 // One stack is shared by the tests below, which run in order.
 import * as assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
 import * as yaml from "js-yaml";
 import { strayGrantsCheck } from "../../cli/lib/identityCheck";
 import { jwtClaims } from "../../policy/credentials";
@@ -11,6 +13,7 @@ import {
   collect,
   createTestStack,
   pathsContaining,
+  runCli,
   TestStack,
   uniqueSuffix,
   waitFor,
@@ -301,5 +304,34 @@ describe("expiring deployer token (TokenRequest) on the real API server", functi
       rows.map((r) => [r.description, r.ok]),
       [["RoleBinding persist grants Role scoped-deployer to ServiceAccount persist", false]],
     );
+  });
+
+  it("drift reports that identity beside a clean preview (exit 1), and is clean without it", async () => {
+    const drift = () =>
+      runCli([
+        "drift",
+        "--work-dir",
+        t.workDir,
+        "--stack",
+        t.name,
+        "--output",
+        "json",
+        "--out",
+        reportFile,
+      ]);
+    const reportFile = path.join(t.workDir, "drift-report.md");
+    const found = await drift();
+    assert.equal(found.code, 1, found.stderr);
+    const doc = JSON.parse(found.stdout);
+    assert.deepEqual(doc.stacks[0].strayGrants, [
+      `stage c (namespace ${NS}): RoleBinding persist grants Role scoped-deployer to ServiceAccount persist`,
+    ]);
+    assert.deepEqual(doc.stacks[0].planned, [], "the preview itself should be clean");
+    assert.match(fs.readFileSync(reportFile, "utf8"), /### Identities outside the stack \(1\)/);
+
+    await admin.rbac.deleteNamespacedRoleBinding({ name: "persist", namespace: NS });
+    const clean = await drift();
+    assert.equal(clean.code, 0, clean.stdout);
+    assert.deepEqual(JSON.parse(clean.stdout).stacks[0].strayGrants, []);
   });
 });

@@ -227,6 +227,19 @@ describe("scoped-cd command line", () => {
         "scoped-cd drift: --kubeconfig-file names stack prod, which is not a --stack of this run",
       ));
 
+    it("previews every stack at once unless --concurrency says otherwise", async () => {
+      const all = await cli(["drift", "--stack", "a", "--stack", "b", "--stack", "c"]);
+      assert.equal((all.args as { concurrency: number }).concurrency, 3);
+      const one = await cli(["drift", "--stack", "a", "--stack", "b", "--concurrency", "1"]);
+      assert.equal((one.args as { concurrency: number }).concurrency, 1);
+    });
+
+    it("refuses a concurrency below 1", () =>
+      assertUsageError(
+        ["drift", "--stack", "test", "--concurrency", "0"],
+        "scoped-cd drift: option '--concurrency <n>' argument '0' is invalid. a whole number, at least 1",
+      ));
+
     it("passes the runner's exit code through", async () => {
       const out = await cli(["drift", "--stack", "test"], async () => 1);
       assert.equal(out.code, 1);
@@ -401,6 +414,7 @@ describe("scoped-cd output", () => {
       "planned",
       "resources",
       "stack",
+      "strayGrants",
     ]);
     assert.deepEqual(clean.counts, { create: 0, update: 0, replace: 0, delete: 0 });
     assert.equal(drifted.drifted.length, 3);

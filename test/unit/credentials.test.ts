@@ -255,6 +255,28 @@ describe("grants a rotation cannot take back", () => {
       "RoleBinding persist grants Role scoped-deployer to ServiceAccount persist",
     ]);
   });
+
+  it("trusts the OIDC job groups and the named Tiller account, and nothing else, for OIDC", () => {
+    const bindings = [
+      binding("scoped-deployer", "scoped-deployer", [
+        { kind: "Group", name: "oidc:job:https://ci.example/job/shop/" },
+      ]),
+      binding("tiller", "tiller", [{ kind: "ServiceAccount", name: "tiller-abc" }]),
+      binding("persist", "scoped-deployer", [{ kind: "ServiceAccount", name: "persist" }]),
+      binding("everyone", "tiller", [{ kind: "Group", name: "system:authenticated" }]),
+    ];
+    const current = {
+      serviceAccount: null,
+      tillerServiceAccount: "tiller-abc",
+      groupPrefix: "oidc:job:",
+    };
+    assert.deepEqual(strayStageGrants(bindings, current), [
+      "RoleBinding everyone grants Role tiller to Group system:authenticated",
+      "RoleBinding persist grants Role scoped-deployer to ServiceAccount persist",
+    ]);
+    // Without the prefix the job group is as foreign as any other.
+    assert.equal(strayStageGrants(bindings, { serviceAccount: null }).length, 4);
+  });
 });
 
 describe("credential configuration", () => {

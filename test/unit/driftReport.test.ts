@@ -93,6 +93,24 @@ describe("drift report", () => {
     assert.equal(driftExitCode([failedStack()]), 2);
   });
 
+  it("reports identities outside the stack in a clean stack, and exits 1 for them", () => {
+    const grant =
+      "stage test (namespace shop-test): RoleBinding persist grants Role scoped-deployer to ServiceAccount persist";
+    const clean = cleanStack();
+    const withStray = { ...clean, strayGrants: [grant] };
+    assert.equal(driftExitCode([clean]), 0);
+    assert.equal(driftExitCode([withStray]), 1);
+    const report = renderDriftReport([withStray]);
+    assert.ok(
+      report.includes("Refreshing preview of 1 stack: **identities outside the stack:** test."),
+      report,
+    );
+    assert.ok(report.includes(`### Identities outside the stack (1)\n`), report);
+    assert.ok(report.includes(`- ${grant}\n`), report);
+    assert.ok(!report.includes("No drift, no planned changes."), report);
+    assert.ok(report.includes("No drift.\n") && report.includes("No planned changes.\n"), report);
+  });
+
   it("counts a replacement once, and neither the root stack nor bookkeeping churn", () => {
     const preview = driftedStack();
     const analysis = analyzeStack(preview.stack, preview.events);
