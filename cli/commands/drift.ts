@@ -143,6 +143,17 @@ function withoutStackTrace(text: string): string {
     .join("\n");
 }
 
+/**
+ * `pulumi stack select` rewrites the project's workspace file: selections of concurrent previews
+ * go one after another so no two write it at once (the previews then run side by side).
+ */
+let selecting: Promise<unknown> = Promise.resolve();
+function selectOneAtATime<T>(select: () => Promise<T>): Promise<T> {
+  const selected = selecting.then(select, select);
+  selecting = selected.catch(() => undefined);
+  return selected;
+}
+
 async function previewStack(
   stackName: string,
   workDir: string,
@@ -150,7 +161,7 @@ async function previewStack(
 ): Promise<StackPreview> {
   const events: EngineEvent[] = [];
   const preview = async (configFile?: string) => {
-    const stack = await LocalWorkspace.selectStack({ stackName, workDir });
+    const stack = await selectOneAtATime(() => LocalWorkspace.selectStack({ stackName, workDir }));
     await stack.preview({
       refresh: true,
       diff: true,
