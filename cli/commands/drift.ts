@@ -30,6 +30,7 @@ import {
   readKubeconfig,
 } from "../lib/kubeconfigSource";
 import { stagesOf } from "../lib/stages";
+import { deliveryCredentialHint } from "../lib/credentialProblems";
 import { withScopedKubeconfig } from "../lib/scopedConfig";
 import {
   kubeconfigFileOption,
@@ -177,7 +178,14 @@ async function previewStack(
       stack = await withScopedKubeconfig(workDir, stackName, kubeconfig.path, preview);
     else stack = await preview();
   } catch (err) {
-    return { stack: stackName, error: failureReason(err, events) };
+    const reason = failureReason(err, events);
+    const hint = deliveryCredentialHint(
+      reason,
+      stackName,
+      workDir,
+      kubeconfig ? "file" : "access-stack",
+    );
+    return { stack: stackName, error: hint ? `${reason}\n${hint}` : reason };
   }
   try {
     return { stack: stackName, events, strayGrants: await strayGrantsOf(stack, kubeconfig) };

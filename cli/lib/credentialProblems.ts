@@ -5,6 +5,10 @@
 // it (for a dead scoped credential: the operators' hand-over, `scoped-cd handoff`, and the Jenkins
 // credential update), instead of a client or engine stack trace. Pure text in, text out: the unit
 // tests pin the classification on the messages the real tools print.
+import * as fs from "node:fs";
+import * as path from "node:path";
+import * as yaml from "js-yaml";
+import { stackConfigFileName } from "./scopedConfig";
 
 export type CredentialProblemKind = "unauthorized" | "forbidden" | "unreachable" | "untrusted";
 
@@ -135,4 +139,36 @@ export function describeScopedProblem(p: CredentialProblem, ctx: ScopedCredentia
         `see README, Failure and recovery).`
       );
   }
+}
+
+/**
+ * For a delivery stack's failed run (drift's preview): the hand-over message when the failure is
+ * a credential or connection problem, else undefined. The stack's stages and accessStack come from
+ * its committed `Pulumi.<stack>.yaml` in `workDir` (not needed to run, only to name the step).
+ */
+export function deliveryCredentialHint(
+  failure: string,
+  stack: string,
+  workDir: string,
+  source: ScopedCredentialContext["source"],
+): string | undefined {
+  const problem = credentialProblemOf(failure);
+  if (!problem) return undefined;
+  let config: Record<string, unknown> = {};
+  try {
+    const file = path.join(workDir, stackConfigFileName(stack));
+    const doc = yaml.load(fs.readFileSync(file, "utf8")) as { config?: Record<string, unknown> };
+    config = doc?.config ?? {};
+  } catch {
+    // no stack file: the remedy names placeholders
+  }
+  if ((config["scoped-cd:mode"] ?? "all") !== "delivery") return undefined;
+  const stages = config["scoped-cd:stages"];
+  const accessStack = config["scoped-cd:accessStack"];
+  return describeScopedProblem(problem, {
+    stack,
+    stages: stages && typeof stages === "object" ? Object.keys(stages) : [],
+    accessStack: typeof accessStack === "string" ? accessStack : undefined,
+    source,
+  });
 }

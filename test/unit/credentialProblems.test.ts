@@ -10,6 +10,7 @@ import { deployFailure } from "../../cli/commands/deploy";
 import {
   credentialProblemOf,
   credentialProblemOfError,
+  deliveryCredentialHint,
   describeScopedProblem,
   ScopedCredentialContext,
   serverNamed,
@@ -150,6 +151,32 @@ describe("credential problems", () => {
       deployFailure(args, fileCtx, "error: boom"),
       "pulumi up of stack test failed:\nerror: boom",
     );
+  });
+});
+
+describe("drift's hint for a delivery stack", () => {
+  it("names the stage and access stack from the stack file, only for delivery stacks", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "scoped-cd-hint-"));
+    try {
+      const write = (stack: string, config: Record<string, unknown>) =>
+        fs.writeFileSync(path.join(dir, `Pulumi.${stack}.yaml`), JSON.stringify({ config }));
+      write("test", {
+        "scoped-cd:mode": "delivery",
+        "scoped-cd:accessStack": "test-access",
+        "scoped-cd:stages": { test: {} },
+      });
+      write("test-access", { "scoped-cd:mode": "access", "scoped-cd:stages": { test: {} } });
+      const failure = "error: Unauthorized";
+      assert.match(
+        deliveryCredentialHint(failure, "test", dir, "file") ?? "",
+        /scoped-cd handoff --stack test-access --stage test`.*scoped-cd-kubeconfig-test/,
+      );
+      assert.equal(deliveryCredentialHint(failure, "test-access", dir, "file"), undefined);
+      assert.equal(deliveryCredentialHint("error: boom", "test", dir, "file"), undefined);
+      assert.match(deliveryCredentialHint(failure, "gone", dir, "file") ?? "none", /^none$/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
