@@ -7,7 +7,8 @@ import * as ts from "typescript";
 
 const ROOT = path.resolve(__dirname, "../../..");
 
-type Layer = "policy" | "config" | "components" | "outputs" | "cli" | "program" | "hack" | "test";
+type Layer =
+  "policy" | "config" | "components" | "outputs" | "cli" | "program" | "hack" | "test" | "bench";
 
 /** What each layer may import from the project (besides itself). */
 const MAY_IMPORT: Record<Layer, readonly Layer[]> = {
@@ -18,7 +19,10 @@ const MAY_IMPORT: Record<Layer, readonly Layer[]> = {
   cli: ["policy", "outputs"],
   program: ["config", "components", "outputs"],
   hack: [],
-  test: ["policy", "config", "components", "outputs", "cli", "program", "hack"],
+  // The unit tests check the bench's pure helpers (bench/stats.ts); nothing else imports bench/.
+  test: ["policy", "config", "components", "outputs", "cli", "program", "hack", "bench"],
+  // Developer infrastructure apart from the layers: the benchmarks may use anything.
+  bench: ["policy", "config", "components", "outputs", "cli", "program", "hack", "test"],
 };
 
 /** Packages a layer may not use at all: policy/ is pure TypeScript, without Pulumi. */
@@ -35,7 +39,7 @@ export function layerOf(file: string): Layer | undefined {
   if (f === "index") return "program";
   if (f === "components/outputs") return "outputs";
   const top = f.split("/")[0];
-  return (["policy", "config", "components", "cli", "hack", "test"] as const).find(
+  return (["policy", "config", "components", "cli", "hack", "test", "bench"] as const).find(
     (l) => l === top,
   );
 }
@@ -81,7 +85,7 @@ describe("layers", () => {
   it("point their imports one way only: policy <- config <- components <- program, cli", () => {
     const files = [
       "index.ts",
-      ...["policy", "config", "components", "cli"]
+      ...["policy", "config", "components", "cli", "bench"]
         .filter((d) => fs.existsSync(path.join(ROOT, d)))
         .flatMap(sourceFiles),
     ];
@@ -125,6 +129,14 @@ describe("layers", () => {
     assert.equal(
       violationsIn("components/stage.ts", 'const c = require("../cli/main");')[0]?.reason,
       "components may not import cli",
+    );
+    assert.deepEqual(
+      violationsIn("bench/program.ts", 'import { x } from "../test/unit/harness";'),
+      [],
+    );
+    assert.equal(
+      violationsIn("cli/commands/drift.ts", 'import { x } from "../../bench/stats";')[0]?.reason,
+      "cli may not import bench",
     );
   });
 });

@@ -1,0 +1,723 @@
+// `npm run bench` (bench/run.sh starts the `bench` cluster instance and exports the toolchain's
+// environment, then runs this): what a deploy, a preview and a drift report cost against what a user
+// would script instead, and how the access layer grows with stages (issue 13). Every measurement
+// has a warm-up and --runs runs; ratios are taken within one run, so machine noise cancels. Progress
+// goes to stderr, the table to stdout and bench/results/. Figures are never asserted anywhere.
+import * as crypto from "node:crypto";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { Command } from "commander";
+import { renderScalingPng, ScalingPoint } from "./plot";
+import { run, timed } from "./proc";
+import {
+  BENCH_DIR,
+  BENCH_PASSPHRASE,
+  benchStack,
+  BenchStack,
+  qualified,
+  REPO,
+  WORK_DIR,
+} from "./stacks";
+import { fitLine, ratios, renderTable, Row, summarize } from "./stats";
+
+const GROUPS = ["toolchain", "program", "delivery", "access", "drift"] as const;
+type Group = (typeof GROUPS)[number];
+
+interface Options {
+  runs: number;
+  warmup: number;
+  stages: number[];
+  only: Group[];
+  results: string;
+  skipCheckpoints: boolean;
+}
+
+const RESULTS_DIR = path.join(REPO, "bench", "results");
+const CHART = path.join(REPO, "charts", "storefront");
+const SECRETS_DIR = path.join(BENCH_DIR, "secrets");
+const STAGE_VALUES = { replicaCount: 1, greeting: "hello from the bench" };
+
+const progress = (line: string) => process.stderr.write(`${line}\n`);
+const fmt = (s: number) => `${s.toFixed(1)}s`;
+const tag = () => crypto.randomBytes(2).toString("hex");
+
+/** Environment for every Pulumi CLI the bench starts itself (the drift CLI). */
+const pulumiEnv = {
+  PULUMI_CONFIG_PASSPHRASE: BENCH_PASSPHRASE,
+  PULUMI_BACKEND_URL: `file://${path.join(BENCH_DIR, "state")}`,
+};
+
+function admin(): string {
+  const k = process.env.KUBECONFIG;
+  if (!k || !k.includes("cluster-bench")) {
+    throw new Error("KUBECONFIG is not the bench cluster's: run the bench with `npm run bench`");
+  }
+  return k;
+}
+
+/** Write a scoped kubeconfig to a 0600 file in a 0700 dir (never printed). */
+function writeSecretFile(name: string, content: string): string {
+  fs.mkdirSync(SECRETS_DIR, { recursive: true, mode: 0o700 });
+  fs.chmodSync(SECRETS_DIR, 0o700);
+  const file = path.join(SECRETS_DIR, name);
+  fs.writeFileSync(file, content, { mode: 0o600 });
+  return file;
+}
+
+/** Run `fn` warmup + runs times; return the measured runs only. */
+async function repeat<T>(
+  what: string,
+  opts: Options,
+  fn: (run: number) => Promise<T>,
+  describe: (value: T) => string,
+): Promise<T[]> {
+  const out: T[] = [];
+  for (let i = 0; i < opts.warmup + opts.runs; i++) {
+    const label = i < opts.warmup ? "warm-up" : `run ${i - opts.warmup + 1}/${opts.runs}`;
+    const value = await fn(i);
+    progress(`  ${what} ${label}: ${describe(value)}`);
+    if (i >= opts.warmup) out.push(value);
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Toolchain: warm start (every step cached) and the bench cluster's start. Cold figures are not
+// rebuilt here (about 20 minutes and 16 GB on 2 cores): README's measured figures are quoted.
+async function benchToolchain(opts: Options): Promise<Row[]> {
+  progress("== toolchain: warm start (hack/toolchain.sh, every step cached), cluster start");
+  const warm = await repeat(
+    "toolchain warm",
+    opts,
+    async () => (await run("bash", [path.join(REPO, "hack/toolchain.sh")])).seconds,
+    fmt,
+  );
+  const cluster = path.join(REPO, "hack/cluster.sh");
+  const env = { SCOPED_CD_CLUSTER: "bench" };
+  const start = await repeat(
+    "cluster start",
+    opts,
+    async () => {
+      await run("bash", [cluster, "stop"], { env });
+      return (await run("bash", [cluster, "start"], { env })).seconds;
+    },
+    fmt,
+  );
+  return [
+    { name: "toolchain warm start (all steps cached)", values: warm },
+    { name: "bench cluster start (stopped -> ready)", values: start },
+  ];
+}
+
+// ---------------------------------------------------------------------------------------------
+async function benchProgram(opts: Options): Promise<Row[]> {
+  progress("== program cost: one stage under the unit harness's mocks vs the bare SDK");
+  const out = await run(
+    "node",
+    [path.join(REPO, "bin/bench/program.js"), String(opts.warmup), String(opts.runs)],
+    { cwd: REPO },
+  );
+  process.stderr.write(out.stderr.replace(/^warning: .*\n/gm, ""));
+  const r = JSON.parse(out.stdout.trim().split("\n").pop()!) as {
+    program: number[];
+    sdk: number[];
+    tail: number[];
+    resources: number;
+    components: number;
+    first: number;
+  };
+  const perResource = (xs: number[]) => xs.map((x, i) => ((x - r.tail[i]) / r.resources) * 1000);
+  const program = perResource(r.program);
+  const sdk = perResource(r.sdk);
+  return [
+    {
+      name: `program: one stage (${r.resources} resources, ${r.components} components), per resource`,
+      values: program,
+      unit: "ms",
+      note: `first run in a fresh process (module loading): ${(r.first * 1000).toFixed(0)} ms in all`,
+    },
+    { name: "bare SDK: the same resources, per resource", values: sdk, unit: "ms" },
+    { name: "ratio program / bare SDK", values: ratios(program, sdk), unit: "x" },
+  ];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shared setup for delivery and drift: an access stack with stages d1..d3 (delivery stacks) and
+// sh (the scripted baseline's namespace), and the three delivery stacks deployed once.
+interface Fixture {
+  readonly access: BenchStack;
+  readonly delivery: BenchStack[];
+  readonly namespaces: Record<string, string>;
+  /** The scoped kubeconfig of stage sh (file, 0600). */
+  readonly scriptedKubeconfig: string;
+}
+
+let fixture: Promise<Fixture> | undefined;
+
+function deliveryConfig(access: BenchStack, stage: string, ns: string, values: object) {
+  return {
+    mode: "delivery",
+    cluster: { name: "local" },
+    accessStack: qualified(access.name),
+    stages: {
+      [stage]: {
+        namespace: ns,
+        releases: { storefront: { chart: "./charts/storefront", values } },
+      },
+    },
+  };
+}
+
+function setupFixture(): Promise<Fixture> {
+  fixture ??= (async () => {
+    const id = tag();
+    progress(`== setup: access stack (stages d1 d2 d3 sh) and three delivery stacks [${id}]`);
+    const stages = ["d1", "d2", "d3", "sh"];
+    const namespaces = Object.fromEntries(stages.map((s) => [s, `bench-${id}-${s}`]));
+    const access = await benchStack(`bench-access-${id}`);
+    access.setConfig({
+      mode: "access",
+      cluster: { name: "local" },
+      stages: Object.fromEntries(
+        stages.map((s) => [s, { namespace: namespaces[s], deletable: true }]),
+      ),
+    });
+    const up = await timed(() => access.stack.up({ color: "never" }));
+    progress(`  access stack up: ${fmt(up.seconds)}`);
+    const kubeconfigs = up.value.outputs.kubeconfigs.value as Record<string, string>;
+    const scriptedKubeconfig = writeSecretFile("sh.kubeconfig", kubeconfigs.sh);
+    const delivery: BenchStack[] = [];
+    for (const s of ["d1", "d2", "d3"]) {
+      const d = await benchStack(`bench-${s}-${id}`);
+      d.setConfig(deliveryConfig(access, s, namespaces[s], STAGE_VALUES));
+      const t = await timed(() => d.stack.up({ color: "never" }));
+      progress(`  delivery stack ${s} up: ${fmt(t.seconds)}`);
+      delivery.push(d);
+    }
+    await helmUpgrade(scriptedKubeconfig, namespaces.sh, STAGE_VALUES, ["--wait"]);
+    progress("  scripted baseline: helm release installed in the sh namespace");
+    return { access, delivery, namespaces, scriptedKubeconfig };
+  })();
+  return fixture;
+}
+
+async function teardownFixture() {
+  if (!fixture) return;
+  const f = await fixture;
+  progress("== teardown: the fixture's objects (kubectl delete), its stacks' state");
+  // The access stack's objects: namespaces take the releases and tokens along. A destroy of each
+  // stack would take minutes and measure nothing.
+  const objects = declaredObjects((await f.access.stack.exportStack()) as never);
+  const file = path.join(BENCH_DIR, "fixture-objects.json");
+  fs.writeFileSync(file, JSON.stringify({ apiVersion: "v1", kind: "List", items: objects }));
+  await run("kubectl", [
+    "--kubeconfig",
+    admin(),
+    "delete",
+    "--wait=false",
+    "--ignore-not-found",
+    "-f",
+    file,
+  ]);
+  for (const s of [...f.delivery, f.access]) {
+    await s.stack.workspace.removeStack(s.name, { force: true }).catch(() => undefined);
+  }
+  fs.rmSync(SECRETS_DIR, { recursive: true, force: true });
+}
+
+function valuesFile(values: object): string {
+  const file = path.join(BENCH_DIR, "values.json");
+  fs.writeFileSync(file, JSON.stringify(values));
+  return file;
+}
+
+function helmUpgrade(kubeconfig: string, ns: string, values: object, extra: string[]) {
+  return run("helm", [
+    "upgrade",
+    "--install",
+    "storefront",
+    CHART,
+    "--namespace",
+    ns,
+    "--kubeconfig",
+    kubeconfig,
+    "--values",
+    valuesFile(values),
+    ...extra,
+  ]);
+}
+
+/** The manifest section of `helm upgrade --dry-run` text output. */
+export function manifestOf(helmOutput: string): string {
+  const start = helmOutput.indexOf("MANIFEST:\n");
+  if (start < 0) throw new Error("helm --dry-run printed no MANIFEST section");
+  const rest = helmOutput.slice(start + "MANIFEST:\n".length);
+  const end = rest.indexOf("\nNOTES:");
+  return end < 0 ? rest : rest.slice(0, end);
+}
+
+/** The scripted no-change check: server-side dry-run of the upgrade, server-side diff of the live objects. */
+async function scriptedPreview(f: Fixture): Promise<number> {
+  const dry = await helmUpgrade(f.scriptedKubeconfig, f.namespaces.sh, STAGE_VALUES, [
+    "--dry-run=server",
+  ]);
+  const diff = await run(
+    "kubectl",
+    [
+      "--kubeconfig",
+      f.scriptedKubeconfig,
+      "diff",
+      "--server-side",
+      "--force-conflicts",
+      "--namespace",
+      f.namespaces.sh,
+      "-f",
+      "-",
+    ],
+    { input: manifestOf(dry.stdout), ok: [0, 1] },
+  );
+  return dry.seconds + diff.seconds;
+}
+
+async function benchDelivery(opts: Options): Promise<Row[]> {
+  const f = await setupFixture();
+  const d1 = f.delivery[0];
+  progress(
+    "== delivery, no change: preview of a one-stage delivery stack vs helm --dry-run=server + kubectl diff --server-side",
+  );
+  const preview = await repeat(
+    "no-change",
+    opts,
+    async () => {
+      const p = await timed(() => d1.stack.preview({ color: "never" }));
+      const changes = Object.entries(p.value.changeSummary).filter(([k, n]) => k !== "same" && n);
+      if (changes.length)
+        progress(`  warning: the preview found changes: ${JSON.stringify(changes)}`);
+      const scripted = await scriptedPreview(f);
+      return { pulumi: p.seconds, scripted };
+    },
+    (v) => `preview ${fmt(v.pulumi)}, scripted ${fmt(v.scripted)}`,
+  );
+
+  progress("== delivery, one values change: up vs helm upgrade --install --wait");
+  const change = await repeat(
+    "one change",
+    opts,
+    async (i) => {
+      const values = { ...STAGE_VALUES, greeting: `bench run ${i} ${tag()}` };
+      d1.setConfig(deliveryConfig(f.access, "d1", f.namespaces.d1, values));
+      const up = await timed(() => d1.stack.up({ color: "never" }));
+      const helm = await helmUpgrade(f.scriptedKubeconfig, f.namespaces.sh, values, ["--wait"]);
+      return { pulumi: up.seconds, scripted: helm.seconds };
+    },
+    (v) => `up ${fmt(v.pulumi)}, helm ${fmt(v.scripted)}`,
+  );
+  // Back to the values the other measurements expect (no change pending).
+  d1.setConfig(deliveryConfig(f.access, "d1", f.namespaces.d1, STAGE_VALUES));
+  await d1.stack.up({ color: "never" });
+  await helmUpgrade(f.scriptedKubeconfig, f.namespaces.sh, STAGE_VALUES, ["--wait"]);
+
+  const col = <T>(xs: T[], k: keyof T) => xs.map((x) => x[k] as number);
+  return [
+    { name: "delivery no change: pulumi preview", values: col(preview, "pulumi") },
+    {
+      name: "delivery no change: helm --dry-run=server + kubectl diff",
+      values: col(preview, "scripted"),
+    },
+    {
+      name: "ratio preview / scripted (target < 3x)",
+      values: ratios(col(preview, "pulumi"), col(preview, "scripted")),
+      unit: "x",
+    },
+    { name: "delivery one change: pulumi up", values: col(change, "pulumi") },
+    { name: "delivery one change: helm upgrade --install --wait", values: col(change, "scripted") },
+    {
+      name: "ratio up / helm",
+      values: ratios(col(change, "pulumi"), col(change, "scripted")),
+      unit: "x",
+    },
+  ];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Drift over three delivery stacks: sequential (--concurrency 1, the old behaviour) and concurrent
+// (the default), against each stack's own drift run (the slowest of the three).
+async function benchDrift(opts: Options): Promise<Row[]> {
+  const f = await setupFixture();
+  const help = await run("node", [path.join(REPO, "bin/cli/main.js"), "drift", "--help"]);
+  const hasConcurrency = help.stdout.includes("--concurrency");
+  progress(
+    `== drift report over three delivery stacks (${hasConcurrency ? "--concurrency 1 and default" : "this CLI has no --concurrency: sequential only"}) vs the slowest single stack`,
+  );
+  const out = path.join(BENCH_DIR, "drift-report.md");
+  const drift = async (stacks: BenchStack[], extra: string[] = []) => {
+    const r = await run(
+      "node",
+      [
+        path.join(REPO, "bin/cli/main.js"),
+        "drift",
+        "--work-dir",
+        WORK_DIR,
+        ...stacks.flatMap((s) => ["--stack", s.name]),
+        "--out",
+        out,
+        ...extra,
+      ],
+      { env: { ...pulumiEnv, KUBECONFIG: undefined }, ok: [0, 1] },
+    );
+    if (r.code !== 0) progress(`  warning: drift exit ${r.code} (changes or drift found)`);
+    return r.seconds;
+  };
+  const runs = await repeat(
+    "drift",
+    opts,
+    async () => {
+      const singles: number[] = [];
+      for (const d of f.delivery) singles.push(await drift([d]));
+      const sequential = await drift(f.delivery, hasConcurrency ? ["--concurrency", "1"] : []);
+      const concurrent = hasConcurrency ? await drift(f.delivery) : NaN;
+      return { slowest: Math.max(...singles), sequential, concurrent };
+    },
+    (v) =>
+      `slowest single ${fmt(v.slowest)}, sequential ${fmt(v.sequential)}, concurrent ${fmt(v.concurrent)}`,
+  );
+  const slowest = runs.map((r) => r.slowest);
+  const sequential = runs.map((r) => r.sequential);
+  const concurrent = runs.map((r) => r.concurrent);
+  const rows: Row[] = [
+    { name: "drift: slowest single-stack report", values: slowest },
+    { name: "drift: three stacks, --concurrency 1 (before)", values: sequential },
+    { name: "ratio sequential / slowest single", values: ratios(sequential, slowest), unit: "x" },
+  ];
+  if (hasConcurrency) {
+    rows.push(
+      { name: "drift: three stacks, concurrent (after)", values: concurrent },
+      {
+        name: "ratio concurrent / slowest single (target < 1.5x)",
+        values: ratios(concurrent, slowest),
+        unit: "x",
+      },
+    );
+  }
+  return rows;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Access layer scaling: `up` of an access stack with N stages (no releases) from nothing, and the
+// same Kubernetes objects (the stack's declared inputs, namespaces renamed) applied with
+// `kubectl apply --server-side` as the floor. Both are removed again after each run (untimed).
+
+const SECRET_SIG = "4dabf18193072939515e22adb298388d";
+
+interface ExportedResource {
+  readonly custom?: boolean;
+  readonly type?: string;
+  readonly inputs?: Record<string, unknown>;
+}
+
+/** The declared Kubernetes objects of a stack (its export's inputs), secret values left out. */
+function declaredObjects(exported: {
+  deployment?: { resources?: ExportedResource[] };
+}): Record<string, unknown>[] {
+  const strip = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map(strip);
+    if (v && typeof v === "object") {
+      if ((v as Record<string, unknown>)[SECRET_SIG] !== undefined) return undefined;
+      return Object.fromEntries(
+        Object.entries(v)
+          .map(([k, x]) => [k, strip(x)] as const)
+          .filter(([, x]) => x !== undefined),
+      );
+    }
+    return v;
+  };
+  const objects = (exported.deployment?.resources ?? [])
+    .filter((r) => r.custom && String(r.type).startsWith("kubernetes:") && r.inputs?.kind)
+    .map((r) => strip(r.inputs) as Record<string, unknown>);
+  // Namespaces first, so that everything namespaced finds its namespace.
+  return [
+    ...objects.filter((o) => o.kind === "Namespace"),
+    ...objects.filter((o) => o.kind !== "Namespace"),
+  ];
+}
+
+function accessConfig(stages: number, prefix: string) {
+  return {
+    mode: "access",
+    cluster: { name: "local" },
+    stages: Object.fromEntries(
+      Array.from({ length: stages }, (_, k) => [
+        `s${k + 1}`,
+        { namespace: `${prefix}-s${k + 1}`, deletable: true },
+      ]),
+    ),
+  };
+}
+
+async function benchAccess(
+  opts: Options,
+): Promise<{ rows: Row[]; points: ScalingPoint[]; fit: ReturnType<typeof fitLine> }> {
+  const variants: { key: string; label: string; env: Record<string, string> }[] = [
+    { key: "up", label: "scoped-cd access up", env: {} },
+  ];
+  if (opts.skipCheckpoints) {
+    variants.push({
+      key: "nockpt",
+      label: "access up, PULUMI_SKIP_CHECKPOINTS",
+      env: { PULUMI_SKIP_CHECKPOINTS: "true" },
+    });
+  }
+  progress(
+    `== access layer: up of an access stack with ${opts.stages.join(", ")} stages (no releases) vs kubectl apply --server-side` +
+      (opts.skipCheckpoints ? "; also with PULUMI_SKIP_CHECKPOINTS=true" : ""),
+  );
+  const kube = (...args: string[]) =>
+    run("kubectl", ["--kubeconfig", admin(), ...args], { timeoutSeconds: 20 * 60 });
+  type Sample = Record<string, number> & { floor: number; resources: number };
+  const measured = await repeat(
+    "access",
+    opts,
+    async () => {
+      const perN: Record<number, Sample> = {};
+      for (const n of opts.stages) {
+        const sample = { floor: NaN, resources: 0 } as Sample;
+        for (const v of variants) {
+          const id = tag();
+          const s = await benchStack(`bench-scale-${n}-${v.key}-${id}`);
+          s.setConfig(accessConfig(n, `ba-${id}`));
+          const saved = { ...process.env };
+          Object.assign(process.env, v.env);
+          const up = await timed(() => s.stack.up({ color: "never" })).finally(() => {
+            for (const k of Object.keys(v.env)) {
+              if (saved[k] === undefined) delete process.env[k];
+              else process.env[k] = saved[k];
+            }
+          });
+          sample[v.key] = up.seconds;
+          sample.resources = up.value.summary.resourceChanges?.create ?? 0;
+          const objects = declaredObjects((await s.stack.exportStack()) as never);
+          const own = path.join(BENCH_DIR, `objects-${n}.json`);
+          fs.writeFileSync(own, JSON.stringify({ apiVersion: "v1", kind: "List", items: objects }));
+          let line = `    ${n} stages, ${v.label}: ${fmt(up.seconds)} (${sample.resources} resources)`;
+          if (v.key === "up") {
+            // The floor: the same objects, namespaces renamed, in one server-side apply.
+            const floorFile = path.join(BENCH_DIR, `floor-${n}.json`);
+            const renamed = JSON.parse(
+              JSON.stringify(objects).split(`ba-${id}-`).join(`bf-${id}-`),
+            ) as unknown[];
+            fs.writeFileSync(
+              floorFile,
+              JSON.stringify({ apiVersion: "v1", kind: "List", items: renamed }),
+            );
+            const floor = await kube(
+              "apply",
+              "--server-side",
+              "--force-conflicts",
+              "--field-manager=bench",
+              "-f",
+              floorFile,
+            );
+            sample.floor = floor.seconds;
+            line += `; kubectl ${fmt(floor.seconds)} (${objects.length} objects)`;
+            await kube("delete", "--wait=false", "--ignore-not-found", "-f", floorFile);
+          }
+          progress(line);
+          // Untimed cleanup: delete the objects (namespaces take their contents along), drop the
+          // stack's state. A destroy would take as long as the up and measure nothing.
+          await kube("delete", "--wait=false", "--ignore-not-found", "-f", own);
+          await s.stack.workspace.removeStack(s.name, { force: true });
+        }
+        perN[n] = sample;
+      }
+      return perN;
+    },
+    (v) => opts.stages.map((n) => `${n}: ${fmt(v[n].up)}/${fmt(v[n].floor)}`).join(", "),
+  );
+
+  const points: ScalingPoint[] = [];
+  const rows: Row[] = [];
+  const largest = Math.max(...opts.stages);
+  for (const n of opts.stages) {
+    const up = measured.map((m) => m[n].up);
+    const floor = measured.map((m) => m[n].floor);
+    for (const m of measured) {
+      for (const v of variants) points.push({ stages: n, seconds: m[n][v.key], series: v.label });
+      points.push({
+        stages: n,
+        seconds: m[n].floor,
+        series: "kubectl apply --server-side (floor)",
+      });
+    }
+    rows.push(
+      { name: `access up, ${n} stages`, values: up, note: `${measured[0][n].resources} resources` },
+      { name: `access up, ${n} stages, per stage`, values: up.map((x) => x / n), unit: "s/stage" },
+      { name: `kubectl apply --server-side, ${n} stages`, values: floor },
+      {
+        name: `ratio up / kubectl, ${n} stages${n === largest ? " (target < 3x)" : ""}`,
+        values: ratios(up, floor),
+        unit: "x",
+      },
+    );
+    if (opts.skipCheckpoints) {
+      const nockpt = measured.map((m) => m[n].nockpt);
+      rows.push(
+        { name: `access up, ${n} stages, PULUMI_SKIP_CHECKPOINTS`, values: nockpt },
+        { name: `ratio that / kubectl, ${n} stages`, values: ratios(nockpt, floor), unit: "x" },
+      );
+    }
+  }
+  const fitOf = (label: string) =>
+    fitLine(points.filter((p) => p.series === label).map((p) => ({ x: p.stages, y: p.seconds })));
+  const fit = fitOf(variants[0].label);
+  const fitRow = (name: string, f: ReturnType<typeof fitLine>): Row => ({
+    name,
+    values: [f.slope],
+    unit: "s/stage",
+    note: `intercept ${f.intercept.toFixed(1)} s, r² ${f.r2.toFixed(3)}`,
+  });
+  rows.push(fitRow("access up: fitted slope (least squares, all runs)", fit));
+  if (opts.skipCheckpoints) {
+    rows.push(fitRow("access up, PULUMI_SKIP_CHECKPOINTS: fitted slope", fitOf(variants[1].label)));
+  }
+  rows.push(fitRow("kubectl floor: fitted slope", fitOf("kubectl apply --server-side (floor)")));
+  return { rows, points, fit };
+}
+
+// ---------------------------------------------------------------------------------------------
+function machine() {
+  const cpus = os.cpus();
+  return {
+    cores: cpus.length,
+    cpu: cpus[0]?.model ?? "unknown",
+    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+    kernel: `${os.type()} ${os.release()}`,
+    node: process.version,
+    load: os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(" "),
+  };
+}
+
+/** Figures the bench does not measure itself, quoted with their source. */
+const DOCUMENTED: Row[] = [
+  {
+    name: "toolchain cold build, total (documented, not re-measured)",
+    values: [255 + 378 + 98 + 249 + 88 + 59 + 73],
+    note: "README: pulumi 255, kubernetes provider 378, random 98, kube 249, kwok 88, helm 59, helm2 73 s",
+  },
+  {
+    name: "e2e suite wall time (documented, not re-run)",
+    values: [823],
+    note: "commit 6bd9f92: 89 passing, two files at a time",
+  },
+];
+
+async function main() {
+  const program = new Command("bench")
+    .description("scoped-cd benchmarks (issue 13); run through `npm run bench`")
+    .option("--runs <n>", "measured runs per measurement", (v) => parseInt(v, 10), 5)
+    .option("--warmup <n>", "warm-up runs (discarded)", (v) => parseInt(v, 10), 1)
+    .option("--stages <list>", "access stack sizes", (v) => v.split(",").map(Number), [1, 10, 50])
+    .option(
+      "--only <groups>",
+      `comma-separated subset of: ${GROUPS.join(", ")}`,
+      (v) => v.split(",") as Group[],
+      [...GROUPS],
+    )
+    .option("--quick", "development: 1 run, no warm-up, stages 1,5")
+    .option(
+      "--no-skip-checkpoints",
+      "access: leave out the second `up` with PULUMI_SKIP_CHECKPOINTS=true",
+    )
+    .option("--results <dir>", "where to write the table, JSON and plot", RESULTS_DIR);
+  program.parse();
+  const o = program.opts();
+  const opts: Options = {
+    runs: o.quick ? 1 : o.runs,
+    warmup: o.quick ? 0 : o.warmup,
+    stages: o.quick ? [1, 5] : o.stages,
+    only: o.only,
+    results: o.results,
+    skipCheckpoints: o.skipCheckpoints,
+  };
+  for (const g of opts.only) if (!GROUPS.includes(g)) throw new Error(`--only: unknown group ${g}`);
+  admin();
+  const started = new Date();
+  const before = machine();
+  const t0 = Date.now();
+  progress(
+    `bench: ${opts.runs} runs after ${opts.warmup} warm-up; groups ${opts.only.join(", ")}; load ${before.load}`,
+  );
+  fs.mkdirSync(opts.results, { recursive: true });
+
+  const rows: Row[] = [];
+  const sections: { title: string; rows: Row[] }[] = [];
+  let scaling: Awaited<ReturnType<typeof benchAccess>> | undefined;
+  try {
+    if (opts.only.includes("program"))
+      sections.push({ title: "Program cost", rows: await benchProgram(opts) });
+    if (opts.only.includes("delivery"))
+      sections.push({ title: "Delivery", rows: await benchDelivery(opts) });
+    if (opts.only.includes("drift"))
+      sections.push({ title: "Drift report", rows: await benchDrift(opts) });
+    if (opts.only.includes("access")) {
+      scaling = await benchAccess(opts);
+      sections.push({ title: "Access layer scaling", rows: scaling.rows });
+    }
+  } finally {
+    await teardownFixture();
+  }
+  // Last: it stops and starts the bench cluster (kwok's pod watch takes a while to settle after).
+  if (opts.only.includes("toolchain")) {
+    sections.push({ title: "Toolchain", rows: [...(await benchToolchain(opts)), ...DOCUMENTED] });
+  }
+  for (const s of sections) rows.push(...s.rows);
+
+  const after = machine();
+  const minutes = ((Date.now() - t0) / 60000).toFixed(1);
+  const header =
+    `scoped-cd bench, ${started.toISOString()}: ${before.cores} cores (${before.cpu}), ${before.memoryGiB} GiB, ${before.kernel}, Node ${before.node}\n` +
+    `load average (1/5/15 min) at start ${before.load}, at end ${after.load}; ${opts.runs} runs after ${opts.warmup} warm-up; ${minutes} min in all\n`;
+  const table = sections.map((s) => `### ${s.title}\n\n${renderTable(s.rows)}`).join("\n");
+  process.stdout.write(`${header}\n${table}`);
+  fs.writeFileSync(path.join(opts.results, "latest.md"), `${header}\n${table}`);
+  fs.writeFileSync(
+    path.join(opts.results, "latest.json"),
+    JSON.stringify(
+      {
+        started: started.toISOString(),
+        machine: { before, after },
+        options: opts,
+        rows: rows.map((r) => ({ ...r, summary: summarize(r.values) })),
+        scaling: scaling && { points: scaling.points, fit: scaling.fit },
+      },
+      null,
+      2,
+    ),
+  );
+  if (scaling) {
+    const png = path.join(opts.results, "access-scaling.png");
+    await renderScalingPng(
+      scaling.points,
+      scaling.fit,
+      `access stack up vs stages (${before.cores} cores, ${opts.runs} runs, ${started.toISOString().slice(0, 10)})`,
+      png,
+    );
+    progress(`plot written to ${path.relative(REPO, png)}`);
+  }
+  progress(
+    `bench: done in ${minutes} min; table in ${path.relative(REPO, path.join(opts.results, "latest.md"))}`,
+  );
+}
+
+if (require.main === module) {
+  main().then(
+    () => process.exit(0),
+    (err) => {
+      progress(`bench: ${String((err as Error).message ?? err)}`);
+      process.exit(2);
+    },
+  );
+}

@@ -1,0 +1,73 @@
+// The access-scaling plot: Vega-Lite renders SVG (headless, no canvas), resvg turns it into PNG.
+// Both come from the npm registry (resvg as a prebuilt platform package), nothing is downloaded
+// at run time. Vega is an ES module with top-level await: loaded with import(), never require().
+import * as fs from "node:fs";
+
+export interface ScalingPoint {
+  readonly stages: number;
+  readonly seconds: number;
+  /** "scoped-cd up" or "kubectl apply --server-side" (the floor). */
+  readonly series: string;
+}
+
+export async function renderScalingPng(
+  points: readonly ScalingPoint[],
+  fit: { slope: number; intercept: number } | undefined,
+  title: string,
+  file: string,
+): Promise<void> {
+  const vega = await import("vega");
+  const vl = await import("vega-lite");
+  const { Resvg } = await import("@resvg/resvg-js");
+  const maxStages = Math.max(...points.map((p) => p.stages));
+  const layers: Record<string, unknown>[] = [
+    {
+      data: { values: points.map((p) => ({ ...p })) },
+      mark: { type: "point", filled: true, opacity: 0.6, size: 50 },
+      encoding: {
+        x: { field: "stages", type: "quantitative", title: "stages in the access stack" },
+        y: { field: "seconds", type: "quantitative", title: "wall time (s)" },
+        color: { field: "series", type: "nominal", title: null },
+      },
+    },
+  ];
+  if (fit && Number.isFinite(fit.slope)) {
+    layers.push({
+      data: {
+        values: [
+          { stages: 0, seconds: fit.intercept, series: "scoped-cd up (least-squares fit)" },
+          {
+            stages: maxStages,
+            seconds: fit.intercept + fit.slope * maxStages,
+            series: "scoped-cd up (least-squares fit)",
+          },
+        ],
+      },
+      mark: { type: "line", strokeDash: [6, 4] },
+      encoding: {
+        x: { field: "stages", type: "quantitative" },
+        y: { field: "seconds", type: "quantitative" },
+        color: { field: "series", type: "nominal", title: null },
+      },
+    });
+  }
+  const spec = vl.compile({
+    $schema: "https://vega.github.io/schema/vega-lite/v6.json",
+    title,
+    width: 560,
+    height: 320,
+    layer: layers,
+    config: { font: "DejaVu Sans", legend: { orient: "top-left" } },
+  } as never).spec;
+  const view = new vega.View(vega.parse(spec), { renderer: "none" });
+  const svg = await view.toSVG();
+  view.finalize();
+  const png = new Resvg(svg, {
+    background: "white",
+    fitTo: { mode: "zoom", value: 2 },
+    font: { loadSystemFonts: true, defaultFontFamily: "DejaVu Sans" },
+  })
+    .render()
+    .asPng();
+  fs.writeFileSync(file, png);
+}

@@ -1,0 +1,58 @@
+// Child processes for the bench: run a command, time it, never echo its output (a preview or a
+// kubeconfig-bearing command could print a credential); output is kept for error messages only.
+import { spawn } from "node:child_process";
+
+export interface Result {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+  /** Wall time in seconds. */
+  readonly seconds: number;
+}
+
+export interface RunOptions {
+  readonly env?: Record<string, string | undefined>;
+  readonly cwd?: string;
+  readonly input?: string;
+  /** Exit codes that count as success (default: 0). */
+  readonly ok?: readonly number[];
+  readonly timeoutSeconds?: number;
+}
+
+export function run(cmd: string, args: readonly string[], opts: RunOptions = {}): Promise<Result> {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const [k, v] of Object.entries(opts.env ?? {})) {
+    if (v === undefined) delete env[k];
+    else env[k] = v;
+  }
+  const t0 = process.hrtime.bigint();
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { env, cwd: opts.cwd, stdio: ["pipe", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
+    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+    const timer = setTimeout(() => child.kill("SIGTERM"), (opts.timeoutSeconds ?? 30 * 60) * 1000);
+    child.on("error", (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+      const result = { code: code ?? -1, stdout, stderr, seconds };
+      if (!(opts.ok ?? [0]).includes(result.code)) {
+        const tail = stderr.trim().split("\n").slice(-15).join("\n");
+        reject(new Error(`${cmd} ${args[0] ?? ""} exited ${result.code}:\n${tail}`));
+      } else resolve(result);
+    });
+    child.stdin.end(opts.input ?? "");
+  });
+}
+
+/** Time an async function, in seconds. */
+export async function timed<T>(fn: () => Promise<T>): Promise<{ seconds: number; value: T }> {
+  const t0 = process.hrtime.bigint();
+  const value = await fn();
+  return { seconds: Number(process.hrtime.bigint() - t0) / 1e9, value };
+}
