@@ -179,11 +179,11 @@ async function previewStack(
     else stack = await preview();
   } catch (err) {
     const reason = failureReason(err, events);
-    const hint = deliveryCredentialHint(
+    const hint = await deliveryCredentialHint(
       reason,
       stackName,
       workDir,
-      kubeconfig ? "file" : "access-stack",
+      kubeconfig && readKubeconfig(kubeconfig),
     );
     return { stack: stackName, error: hint ? `${reason}\n${hint}` : reason };
   }

@@ -37,7 +37,7 @@ const PATTERNS: readonly { kind: CredentialProblemKind; re: RegExp }[] = [
   },
   {
     kind: "unreachable",
-    re: /connect: connection refused|ECONNREFUSED|ECONNRESET|EHOSTUNREACH|ETIMEDOUT|i\/o timeout|no such host|ENOTFOUND|connection reset by peer|Kubernetes cluster unreachable|the server is currently unable to handle the request|socket hang up|server misbehaving|net\/http: TLS handshake timeout/i,
+    re: /unreachable cluster|connect: connection refused|ECONNREFUSED|ECONNRESET|EHOSTUNREACH|ETIMEDOUT|i\/o timeout|no such host|ENOTFOUND|connection reset by peer|Kubernetes cluster unreachable|the server is currently unable to handle the request|socket hang up|server misbehaving|net\/http: TLS handshake timeout/i,
   },
 ];
 
@@ -142,18 +142,46 @@ export function describeScopedProblem(p: CredentialProblem, ctx: ScopedCredentia
 }
 
 /**
- * For a delivery stack's failed run (drift's preview): the hand-over message when the failure is
- * a credential or connection problem, else undefined. The stack's stages and accessStack come from
- * its committed `Pulumi.<stack>.yaml` in `workDir` (not needed to run, only to name the step).
+ * Ask the API server whether it accepts a kubeconfig (SelfSubjectReview, which any authenticated
+ * identity may create): undefined when it does, else the problem. The Kubernetes provider reports a
+ * refused credential during refresh as an "unreachable cluster"; this tells the two apart.
  */
-export function deliveryCredentialHint(
+export async function probeCredential(
+  kubeconfigYaml: string,
+): Promise<CredentialProblem | undefined> {
+  const { AuthenticationV1Api, KubeConfig } = await import("@kubernetes/client-node");
+  const kc = new KubeConfig();
+  kc.loadFromString(kubeconfigYaml);
+  const server = kc.getCurrentCluster()?.server;
+  try {
+    await kc.makeApiClient(AuthenticationV1Api).createSelfSubjectReview({
+      body: { apiVersion: "authentication.k8s.io/v1", kind: "SelfSubjectReview" },
+    });
+    return undefined;
+  } catch (err) {
+    const problem = credentialProblemOfError(err) ?? {
+      kind: "unreachable" as const,
+      evidence: (err instanceof Error ? err.message : String(err)).split("\n")[0],
+    };
+    return { ...problem, server: problem.server ?? server };
+  }
+}
+
+/**
+ * For a delivery stack's failed run (drift's preview): the hand-over message when the failure is
+ * a credential or connection problem, else undefined. With the kubeconfig at hand, the API server
+ * is asked which it is (probeCredential). The stack's stages and accessStack come from its
+ * committed `Pulumi.<stack>.yaml` in `workDir` (not needed to run, only to name the step).
+ */
+export async function deliveryCredentialHint(
   failure: string,
   stack: string,
   workDir: string,
-  source: ScopedCredentialContext["source"],
-): string | undefined {
-  const problem = credentialProblemOf(failure);
+  kubeconfigYaml: string | undefined,
+): Promise<string | undefined> {
+  let problem = credentialProblemOf(failure);
   if (!problem) return undefined;
+  if (kubeconfigYaml !== undefined) problem = (await probeCredential(kubeconfigYaml)) ?? problem;
   let config: Record<string, unknown> = {};
   try {
     const file = path.join(workDir, stackConfigFileName(stack));
@@ -169,6 +197,6 @@ export function deliveryCredentialHint(
     stack,
     stages: stages && typeof stages === "object" ? Object.keys(stages) : [],
     accessStack: typeof accessStack === "string" ? accessStack : undefined,
-    source,
+    source: kubeconfigYaml !== undefined ? "file" : "access-stack",
   });
 }

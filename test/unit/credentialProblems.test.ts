@@ -65,6 +65,13 @@ describe("credential problems", () => {
     assert.equal(down?.kind, "unreachable");
     assert.equal(down?.server, "https://127.0.0.1:16543");
     assert.equal(serverNamed("dial tcp 10.0.0.1:6443: i/o timeout"), "10.0.0.1:6443");
+    // The provider's refresh says this for a refused credential too: drift probes to tell them apart.
+    assert.equal(
+      credentialProblemOf(
+        "error: Preview failed: failed to read resource state due to unreachable cluster. If the cluster was deleted, ...",
+      )?.kind,
+      "unreachable",
+    );
   });
 
   it("leaves other failures alone, and never quotes a token", () => {
@@ -155,7 +162,7 @@ describe("credential problems", () => {
 });
 
 describe("drift's hint for a delivery stack", () => {
-  it("names the stage and access stack from the stack file, only for delivery stacks", () => {
+  it("names the stage and access stack from the stack file, only for delivery stacks", async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "scoped-cd-hint-"));
     try {
       const write = (stack: string, config: Record<string, unknown>) =>
@@ -168,12 +175,15 @@ describe("drift's hint for a delivery stack", () => {
       write("test-access", { "scoped-cd:mode": "access", "scoped-cd:stages": { test: {} } });
       const failure = "error: Unauthorized";
       assert.match(
-        deliveryCredentialHint(failure, "test", dir, "file") ?? "",
-        /scoped-cd handoff --stack test-access --stage test`.*scoped-cd-kubeconfig-test/,
+        (await deliveryCredentialHint(failure, "test", dir, undefined)) ?? "",
+        /scoped-cd handoff --stack test-access --stage test`.*then rerun/,
       );
-      assert.equal(deliveryCredentialHint(failure, "test-access", dir, "file"), undefined);
-      assert.equal(deliveryCredentialHint("error: boom", "test", dir, "file"), undefined);
-      assert.match(deliveryCredentialHint(failure, "gone", dir, "file") ?? "none", /^none$/);
+      assert.equal(await deliveryCredentialHint(failure, "test-access", dir, undefined), undefined);
+      assert.equal(await deliveryCredentialHint("error: boom", "test", dir, undefined), undefined);
+      assert.match(
+        (await deliveryCredentialHint(failure, "gone", dir, undefined)) ?? "none",
+        /^none$/,
+      );
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
