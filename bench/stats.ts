@@ -16,7 +16,9 @@ export function median(values: readonly number[]): number {
   return s.length % 2 === 1 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
 }
 
-export function summarize(values: readonly number[]): Summary {
+/** Summary of the finite values (a run that measured nothing here is NaN and left out). */
+export function summarize(all: readonly number[]): Summary {
+  const values = all.filter((v) => Number.isFinite(v));
   return {
     median: median(values),
     min: values.length ? Math.min(...values) : NaN,
@@ -58,7 +60,7 @@ export function fitLine(points: readonly { x: number; y: number }[]): LineFit {
 export function ratios(a: readonly number[], b: readonly number[]): number[] {
   const n = Math.min(a.length, b.length);
   const out: number[] = [];
-  for (let i = 0; i < n; i++) if (b[i] > 0) out.push(a[i] / b[i]);
+  for (let i = 0; i < n; i++) if (b[i] > 0 && Number.isFinite(a[i])) out.push(a[i] / b[i]);
   return out;
 }
 

@@ -166,6 +166,8 @@ export class Stage extends pulumi.ComponentResource {
         releases,
       }));
 
-    this.registerOutputs({ summary: this.summary, kubeconfig: this.kubeconfig });
+    // The kubeconfig is a property only: the stack's `kubeconfigs` output is its one copy in the
+    // state.
+    this.registerOutputs({ summary: this.summary });
   }
 }

@@ -42,6 +42,17 @@ type ClientNode = typeof import("@kubernetes/client-node", {
 type KubeConfig = InstanceType<ClientNode["KubeConfig"]>;
 let adminConfig: Promise<KubeConfig> | undefined;
 
+/**
+ * One pool of kept-alive connections for every live read of a run: a stage has a dozen
+ * authoritative objects, and a fresh TLS handshake (client certificate, on both ends) for each
+ * read was a visible share of an access stack's `up` (bench/, docs/performance.md). The pool is
+ * keyed by the TLS options the request carries (CA, client certificate), so a connection is only
+ * ever reused with the same ones; headers (a token, an exec plugin's) are still applied per read.
+ * A kubeconfig with a proxy keeps client-node's own agent. Idle sockets do not keep the program
+ * alive (Node unrefs them in the pool), and a few sockets at a time are plenty for short GETs.
+ */
+const liveReadAgent = new https.Agent({ keepAlive: true, maxSockets: 4, timeout: 15_000 });
+
 /** The admin kubeconfig, as the admin provider reads it (KUBECONFIG, `cluster.context`). */
 function adminKubeConfig(): Promise<KubeConfig> {
   adminConfig ??= (async () => {
@@ -77,6 +88,8 @@ async function readLive(ref: {
   );
   const options: https.RequestOptions = { method: "GET", headers: { Accept: "application/json" } };
   await kc.applyToHTTPSOptions(options);
+  // client-node made a one-off agent for these options; without a proxy, pool the connection.
+  if (!kc.getCurrentCluster()?.proxyUrl) options.agent = liveReadAgent;
   const what = `${ref.kind} ${ref.namespace ? `${ref.namespace}/` : ""}${ref.name}`;
   const { status, body } = await new Promise<{ status: number; body: string }>(
     (resolve, reject) => {

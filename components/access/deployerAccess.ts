@@ -145,7 +145,9 @@ export class DeployerAccess extends pulumi.ComponentResource {
         credentialId: null,
         expiryWarningSeconds: null,
       });
-      this.registerOutputs({ kubeconfig: this.kubeconfig, credential: this.credential });
+      // The kubeconfig stays a property, not a registered output: the stack's `kubeconfigs` is the
+      // one copy of it in the state (each copy there is a secret to guard and checkpoint bytes).
+      this.registerOutputs({ credential: this.credential });
       return;
     }
 
@@ -249,9 +251,9 @@ export class DeployerAccess extends pulumi.ComponentResource {
       });
     }
 
+    // Not the kubeconfig: see above.
     this.registerOutputs({
       serviceAccountName: this.serviceAccountName,
-      kubeconfig: this.kubeconfig,
       credential: this.credential,
     });
   }

@@ -8,6 +8,7 @@ describe("bench helpers", () => {
     assert.equal(median([4, 1, 3, 2]), 2.5);
     assert.deepEqual(summarize([5, 1, 9, 3, 7]), { median: 5, min: 1, max: 9, n: 5 });
     assert.ok(Number.isNaN(summarize([]).median));
+    assert.deepEqual(summarize([NaN, 4, 2]), { median: 3, min: 2, max: 4, n: 2 });
   });
 
   it("fits a line by least squares, with r²", () => {
@@ -32,7 +33,7 @@ describe("bench helpers", () => {
   });
 
   it("takes ratios run by run", () => {
-    assert.deepEqual(ratios([2, 9, 4], [1, 3, 0]), [2, 3]);
+    assert.deepEqual(ratios([2, 9, 4, NaN], [1, 3, 0, 1]), [2, 3]);
   });
 
   it("renders a Markdown table of median, min, max and runs", () => {
