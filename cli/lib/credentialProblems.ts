@@ -74,11 +74,11 @@ export function credentialProblemOf(text: string): CredentialProblem | undefined
 export function credentialProblemOfError(err: unknown): CredentialProblem | undefined {
   const e = err as { code?: unknown; body?: unknown; message?: unknown } | undefined;
   const message = String(e?.message ?? err);
-  if (e?.code === 401) return { kind: "unauthorized", evidence: "HTTP 401 Unauthorized" };
+  if (e?.code === 401) return { kind: "unauthorized", evidence: "" };
   if (e?.code === 403) {
     const body = typeof e.body === "string" ? e.body : JSON.stringify(e.body ?? "");
     const status = /"message"\s*:\s*"((?:[^"\\]|\\.)*)"/.exec(body)?.[1];
-    return { kind: "forbidden", evidence: redact(status ?? "HTTP 403 Forbidden").slice(0, 300) };
+    return { kind: "forbidden", evidence: redact(status ?? "").slice(0, 300) };
   }
   if (typeof e?.code === "string" && /^E[A-Z]+$/.test(e.code)) {
     return credentialProblemOf(`${e.code} ${message}`);
@@ -114,27 +114,28 @@ export function handoverStep(ctx: ScopedCredentialContext): string {
  */
 export function describeScopedProblem(p: CredentialProblem, ctx: ScopedCredentialContext): string {
   const at = p.server ? ` at ${p.server}` : "";
+  const shown = p.evidence ? ` (${p.evidence})` : "";
   const which = `the scoped kubeconfig of stack ${ctx.stack}${ctx.stages.length === 1 ? ` (stage ${ctx.stages[0]})` : ""}`;
   switch (p.kind) {
     case "unauthorized":
       return (
-        `the API server${at} refused ${which}: 401 Unauthorized (${p.evidence}). ` +
+        `the API server${at} refused ${which}: 401 Unauthorized${shown}. ` +
         `Its deployer credential was rotated away, revoked or has expired. Fix: ${handoverStep(ctx)}.`
       );
     case "forbidden":
       return (
-        `the API server${at} authenticated ${which} but refused it: 403 Forbidden (${p.evidence}). ` +
+        `the API server${at} authenticated ${which} but refused it: 403 Forbidden${shown}. ` +
         `The identity lost its grant (RoleBinding deleted, or a rotation replaced the identity) or ` +
         `the stage is not deployed by its access stack. Fix: ${handoverStep(ctx)}.`
       );
     case "untrusted":
       return (
-        `the API server${at} presented a certificate that ${which} does not trust (${p.evidence}). ` +
+        `the API server${at} presented a certificate that ${which} does not trust${shown}. ` +
         `The cluster's CA changed or the kubeconfig points at another server. Fix: ${handoverStep(ctx)}.`
       );
     case "unreachable":
       return (
-        `could not reach the API server${at} (${p.evidence}). The credential was not the problem: ` +
+        `could not reach the API server${at}${shown}. The credential was not the problem: ` +
         `check that the cluster is up and reachable from this agent, then rerun (a rerun converges; ` +
         `see README, Failure and recovery).`
       );

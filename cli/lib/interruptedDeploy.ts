@@ -94,19 +94,27 @@ export function describeLocks(
   hostname = os.hostname(),
   running: (pid: number) => boolean = pidRunning,
 ): string {
+  const local = (l: StackLock) => l.pid !== undefined && l.hostname === hostname;
+  const live = locks.filter((l) => local(l) && running(l.pid!));
   const holders = locks.map((l) => {
     const who = `pid ${l.pid ?? "?"} on ${l.hostname ?? "?"}${l.username ? ` (user ${l.username})` : ""}${l.timestamp ? ` since ${l.timestamp}` : ""}`;
-    if (l.pid !== undefined && l.hostname === hostname) {
-      return running(l.pid)
+    if (local(l)) {
+      return running(l.pid!)
         ? `${who}: that process is still running here; wait for it`
         : `${who}: no such process here any more, so the update that took it was killed (agent lost, SIGKILL)`;
     }
     return `${who}: on another machine, so this one cannot tell whether it still runs`;
   });
-  return (
+  const head =
     `stack ${stack}: ${backendLockMessage(locks.length)}\n` +
     holders.map((h) => `  lock: ${h}\n`).join("") +
-    `Nothing was changed. If no other deploy of ${stack} is running (Jenkins: no other build of ` +
+    "Nothing was changed. ";
+  if (live.length > 0) {
+    return `${head}Another deploy of ${stack} is running on this machine: let it finish, then rerun if needed.`;
+  }
+  return (
+    head +
+    `If no other deploy of ${stack} is running (Jenkins: no other build of ` +
     `this job, on any agent), clear the lock and rerun; the rerun repairs what the interrupted ` +
     `update left behind:\n` +
     `  (cd ${workDir} && pulumi cancel --stack ${stack} --yes)\n` +

@@ -222,7 +222,11 @@ describe("what an interrupted deploy leaves behind", () => {
       assert.match(dead, /\(cd \/w && pulumi cancel --stack test --yes\)/);
       assert.match(
         describeLocks("test", "/w", found, "agent-1", () => true),
-        /still running here; wait for it/,
+        /still running here; wait for it\nNothing was changed\. Another deploy of test is running on this machine: let it finish/,
+      );
+      assert.doesNotMatch(
+        describeLocks("test", "/w", found, "agent-1", () => true),
+        /pulumi cancel --stack/,
       );
       assert.match(
         describeLocks("test", "/w", found, "agent-2", () => false),
