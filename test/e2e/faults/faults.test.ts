@@ -241,6 +241,8 @@ describe("faults: kills, restarts, revoked credentials and races, on the faults 
     await withScopedKubeconfig(d2.workDir, d2.name, files.f2, (c) => expectNoChanges(d2, c));
   }
 
+  const fileStart = Date.now();
+
   before(async function () {
     this.timeout(10 * 60_000);
     // A fresh faults cluster for each run: its etcd data is this file's alone (nothing leaks into
@@ -295,6 +297,7 @@ describe("faults: kills, restarts, revoked credentials and races, on the faults 
     if (savedPassphrase === undefined) delete process.env.PULUMI_CONFIG_PASSPHRASE;
     else process.env.PULUMI_CONFIG_PASSPHRASE = savedPassphrase;
     fs.rmSync(dir, { recursive: true, force: true });
+    note(`this file, cluster start to cluster stop: ${seconds(fileStart)}s`);
   });
 
   it("deploys two different stacks at the same time: both succeed", async () => {
