@@ -1,6 +1,7 @@
 // The bench's stacks: one work dir (Pulumi.yaml, the compiled program and the charts linked from the
 // repository, one Pulumi.<stack>.yaml per stack) and a file backend of its own under .local/bench/,
 // so neither the e2e tests' stacks nor the demo's ever meet the bench's.
+import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
@@ -8,7 +9,19 @@ import * as yaml from "js-yaml";
 
 export const REPO = path.resolve(__dirname, "../..");
 export const BENCH_DIR = path.join(REPO, ".local", "bench");
-export const WORK_DIR = path.join(BENCH_DIR, "work");
+/**
+ * The compiled program the stacks run: this checkout's bin/, or another build's bin/ given in
+ * SCOPED_CD_BENCH_PROGRAM (a before/after comparison of the same bench on two builds).
+ */
+const PROGRAM_BIN = process.env.SCOPED_CD_BENCH_PROGRAM
+  ? path.resolve(process.env.SCOPED_CD_BENCH_PROGRAM)
+  : path.join(REPO, "bin");
+export const WORK_DIR = process.env.SCOPED_CD_BENCH_PROGRAM
+  ? path.join(
+      BENCH_DIR,
+      `work-${crypto.createHash("sha256").update(PROGRAM_BIN).digest("hex").slice(0, 8)}`,
+    )
+  : path.join(BENCH_DIR, "work");
 /** The throw-away passphrase of the bench's stacks (their own file backend, local only). */
 export const BENCH_PASSPHRASE = "scoped-cd-bench-only";
 export const qualified = (stack: string) => `organization/scoped-cd/${stack}`;
@@ -23,7 +36,9 @@ export function benchWorkspace(): Promise<LocalWorkspace> {
     fs.copyFileSync(path.join(REPO, "Pulumi.yaml"), path.join(WORK_DIR, "Pulumi.yaml"));
     for (const entry of ["bin", "node_modules", "charts", "package.json"]) {
       const link = path.join(WORK_DIR, entry);
-      if (!fs.existsSync(link)) fs.symlinkSync(path.join(REPO, entry), link);
+      if (!fs.existsSync(link)) {
+        fs.symlinkSync(entry === "bin" ? PROGRAM_BIN : path.join(REPO, entry), link);
+      }
     }
     return LocalWorkspace.create({
       workDir: WORK_DIR,
