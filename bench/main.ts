@@ -744,8 +744,7 @@ async function main() {
     const png = path.join(opts.results, "access-scaling.png");
     await renderScalingPng(
       scaling.points,
-      scaling.fit,
-      `access stack up vs stages (${before.cores} cores, ${opts.runs} runs, ${started.toISOString().slice(0, 10)})`,
+      `access stack up vs stages: a point per run, medians joined (${before.cores} cores, ${opts.runs} runs, ${started.toISOString().slice(0, 10)})`,
       png,
     );
     progress(`plot written to ${path.relative(REPO, png)}`);

@@ -12,52 +12,36 @@ export interface ScalingPoint {
 
 export async function renderScalingPng(
   points: readonly ScalingPoint[],
-  fit: { slope: number; intercept: number } | undefined,
   title: string,
   file: string,
 ): Promise<void> {
   const vega = await import("vega");
   const vl = await import("vega-lite");
   const { Resvg } = await import("@resvg/resvg-js");
-  const maxStages = Math.max(...points.map((p) => p.stages));
+  const finite = points.filter((p) => Number.isFinite(p.seconds));
+  const color = { field: "series", type: "nominal", title: null };
+  const x = { field: "stages", type: "quantitative", title: "stages in the access stack" };
   const layers: Record<string, unknown>[] = [
     {
-      data: { values: points.map((p) => ({ ...p })) },
-      mark: { type: "point", filled: true, opacity: 0.6, size: 50 },
-      encoding: {
-        x: { field: "stages", type: "quantitative", title: "stages in the access stack" },
-        y: { field: "seconds", type: "quantitative", title: "wall time (s)" },
-        color: { field: "series", type: "nominal", title: null },
-      },
+      // Every run, as a point.
+      data: { values: finite.map((p) => ({ ...p })) },
+      mark: { type: "point", filled: true, opacity: 0.5, size: 40 },
+      encoding: { x, y: { field: "seconds", type: "quantitative", title: "wall time (s)" }, color },
+    },
+    {
+      // The median of each series at each size, joined.
+      data: { values: finite.map((p) => ({ ...p })) },
+      mark: { type: "line", point: false, strokeWidth: 2 },
+      encoding: { x, y: { aggregate: "median", field: "seconds", type: "quantitative" }, color },
     },
   ];
-  if (fit && Number.isFinite(fit.slope)) {
-    layers.push({
-      data: {
-        values: [
-          { stages: 0, seconds: fit.intercept, series: "scoped-cd up (least-squares fit)" },
-          {
-            stages: maxStages,
-            seconds: fit.intercept + fit.slope * maxStages,
-            series: "scoped-cd up (least-squares fit)",
-          },
-        ],
-      },
-      mark: { type: "line", strokeDash: [6, 4] },
-      encoding: {
-        x: { field: "stages", type: "quantitative" },
-        y: { field: "seconds", type: "quantitative" },
-        color: { field: "series", type: "nominal", title: null },
-      },
-    });
-  }
   const spec = vl.compile({
     $schema: "https://vega.github.io/schema/vega-lite/v6.json",
     title,
     width: 560,
     height: 320,
     layer: layers,
-    config: { font: "DejaVu Sans", legend: { orient: "top-left" } },
+    config: { font: "DejaVu Sans", legend: { orient: "top-left", labelLimit: 0 } },
   } as never).spec;
   const view = new vega.View(vega.parse(spec), { renderer: "none" });
   const svg = await view.toSVG();
