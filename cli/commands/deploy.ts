@@ -170,10 +170,20 @@ async function repairStuckReleases(
   const core = kc.makeApiClient(CoreV1Api);
   for (const [stage, { namespace, releases }] of Object.entries(target.stages)) {
     for (const release of releases) {
-      const list = await core.listNamespacedSecret({
-        namespace,
-        labelSelector: `owner=helm,name=${release}`,
-      });
+      let list;
+      try {
+        list = await core.listNamespacedSecret({
+          namespace,
+          labelSelector: `owner=helm,name=${release}`,
+        });
+      } catch (err) {
+        // Not worth stopping for: the up itself says what is wrong (a namespace not there yet).
+        const why = (err instanceof Error ? err.message : String(err)).split("\n")[0];
+        io.stderr(
+          `== release ${release} of stage ${stage}: Helm's history not readable (${why}); not checked\n`,
+        );
+        continue;
+      }
       const newest = newestRevision(list.items);
       if (!newest || !PENDING_STATUSES.includes(newest.status)) continue;
       if (newest.created && newest.created.getTime() >= before.getTime()) continue; // someone else's, now
