@@ -99,6 +99,7 @@ export function renderTable(rows: readonly Row[]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
   const line = (cells: string[]) =>
     `| ${cells.map((c, i) => (i >= 1 && i <= 4 ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join(" | ")} |`;
-  const rule = `|${widths.map((w, i) => (i >= 1 && i <= 4 ? `${"-".repeat(w + 1)}:` : "-".repeat(w + 2))).join("|")}|`;
+  // The separator as Prettier writes it, so that the table pastes into Markdown unchanged.
+  const rule = `| ${widths.map((w, i) => (i >= 1 && i <= 4 ? `${"-".repeat(w - 1)}:` : "-".repeat(w))).join(" | ")} |`;
   return [line(header), rule, ...body.map(line)].join("\n") + "\n";
 }
