@@ -5,19 +5,8 @@
 // config validation, no policy generation) under the same mocks. Both wait for the registrations
 // to settle the harness's way; that fixed tail is measured on its own and taken off both.
 import * as pulumi from "@pulumi/pulumi";
-import { mockRegistrations, Registration, runProgram } from "../test/unit/harness";
+import { mockRegistrations, Registration, runProgram, settle } from "../test/unit/harness";
 import { allModeConfig } from "../test/unit/fixtures";
-
-/** The harness's settle: no new registration for 20 turns of 5 ms. */
-async function settle(registrations: Registration[]) {
-  let last = -1;
-  let stable = 0;
-  while (stable < 20) {
-    await new Promise((r) => setTimeout(r, 5));
-    stable = registrations.length === last ? stable + 1 : 0;
-    last = registrations.length;
-  }
-}
 
 const now = () => Number(process.hrtime.bigint()) / 1e9;
 

@@ -4,7 +4,7 @@
 import * as assert from "node:assert/strict";
 import * as yaml from "js-yaml";
 import { jwtClaims } from "../../policy/credentials";
-import { ApiEndpoint, bearerRequest, tokenOf } from "./kube";
+import { ApiEndpoint, tokenOf, whoAmI } from "./kube";
 import { collect, createTestStack, TestStack, uniqueSuffix, waitFor } from "./support";
 
 const NS = `e2e-legacy-${uniqueSuffix()}`;
@@ -24,12 +24,6 @@ function endpointOf(kubeconfig: string): ApiEndpoint {
     ca: Buffer.from(cluster["certificate-authority-data"], "base64"),
   };
 }
-
-const whoAmI = (api: ApiEndpoint, token: string) =>
-  bearerRequest(api, token, "POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews", {
-    apiVersion: "authentication.k8s.io/v1",
-    kind: "SelfSubjectReview",
-  });
 
 describe("legacy long-lived deployer token on the real API server", function () {
   this.timeout(10 * 60_000);

@@ -11,7 +11,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import * as yaml from "js-yaml";
 import { ID_TOKEN_ENV } from "../../components/access/kubeconfig";
-import { ApiEndpoint, bearerRequest } from "./kube";
+import { ApiEndpoint, bearerRequest, whoAmI } from "./kube";
 import {
   collect,
   createTestStack,
@@ -167,12 +167,6 @@ function jenkinsClaims(issuer: string, overrides: Record<string, unknown> = {}) 
 
 type Api = ApiEndpoint;
 const request = bearerRequest;
-
-const whoAmI = (api: Api, token: string) =>
-  request(api, token, "POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews", {
-    apiVersion: "authentication.k8s.io/v1",
-    kind: "SelfSubjectReview",
-  });
 
 describe("keyless OIDC deployer credential on the real API server", function () {
   this.timeout(10 * 60_000);

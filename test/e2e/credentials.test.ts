@@ -8,7 +8,7 @@ import * as path from "node:path";
 import * as yaml from "js-yaml";
 import { strayGrantsCheck } from "../../cli/lib/identityCheck";
 import { jwtClaims } from "../../policy/credentials";
-import { adminClients, bearerRequest, Clients } from "./kube";
+import { adminClients, bearerRequest, Clients, whoAmI as selfSubjectReview } from "./kube";
 import {
   collect,
   createTestStack,
@@ -56,11 +56,7 @@ function scopedFrom(kubeconfig: string): Scoped {
   };
 }
 
-const whoAmI = (s: Scoped) =>
-  request(s, "POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews", {
-    apiVersion: "authentication.k8s.io/v1",
-    kind: "SelfSubjectReview",
-  });
+const whoAmI = (s: Scoped) => selfSubjectReview(s, s.token);
 
 /** One request with the scoped token. */
 const request = (s: Scoped, method: string, path: string, body?: unknown) =>

@@ -159,3 +159,11 @@ export function bearerRequest(
     req.end();
   });
 }
+
+/** SelfSubjectReview with a bearer token on a fresh connection: 201 while the token is valid. */
+export function whoAmI(api: ApiEndpoint, token: string): Promise<{ status: number; body: any }> {
+  return bearerRequest(api, token, "POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews", {
+    apiVersion: "authentication.k8s.io/v1",
+    kind: "SelfSubjectReview",
+  });
+}

@@ -98,8 +98,8 @@ function mockState(type: string, name: string, inputs: any, stacks: StackOutputs
   }
 }
 
-/** Settle pending registrations: wait until no new one arrives for a few turns. */
-async function settle(registrations: Registration[]) {
+/** Settle pending registrations: wait until no new one arrives for 20 turns of 5 ms. */
+export async function settle(registrations: Registration[]) {
   let last = -1;
   let stable = 0;
   while (stable < 20) {
