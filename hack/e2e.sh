@@ -9,4 +9,9 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/local-cluster-env.sh"
 if [ $# -gt 0 ]; then
   exec npx mocha --timeout 600000 --reporter spec "$@"
 fi
-exec npx mocha --config .mocharc.e2e.json
+# The whole suite: its wall time is recorded for `npm run bench` (.local/e2e-last-run).
+t0=$SECONDS rc=0
+npx mocha --config .mocharc.e2e.json || rc=$?
+mkdir -p .local
+printf '%s %s %s\n' "$((SECONDS - t0))" "$rc" "$(date -u +%FT%TZ)" >.local/e2e-last-run
+exit $rc

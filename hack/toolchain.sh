@@ -89,6 +89,8 @@ run_step() {  # name, description, done-marker file, function
   set +e; ( set -euo pipefail; "$fn" ) >"$log" 2>&1; rc=$?; set -e
   if [ "$rc" -eq 0 ]; then
     printf 'done in %ss\n' "$((SECONDS - t))"
+    # The cold build time of the step, for `npm run bench` (seconds, then when it was built).
+    printf '%s %s\n' "$((SECONDS - t))" "$(date -u +%FT%TZ)" >"$LOGS/$name.seconds"
   else
     printf 'FAILED after %ss\n\nstep "%s" failed; last lines of %s:\n' "$((SECONDS - t))" "$name" "$log"
     tail -n 40 "$log" | sed 's/^/  | /'
