@@ -72,12 +72,22 @@ export function stackLocks(backendDir: string, project: string, stack: string): 
   return locks;
 }
 
-function pidRunning(pid: number): boolean {
+/**
+ * Whether a process of that pid runs here. A zombie does not: a killed `pulumi` whose parent died
+ * too is reparented to init and stays a zombie until init reaps it, which can take a while (seen
+ * in the fault tests), and it holds no lock work.
+ */
+export function pidRunning(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
+  } catch {
+    return true; // no /proc (not Linux): the signal said it exists
   }
 }
 

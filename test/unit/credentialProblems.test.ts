@@ -3,6 +3,7 @@
 // interrupted deploy leaves behind (cli/lib/interruptedDeploy.ts): lock files, pending operations,
 // a Helm revision left pending.
 import * as assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -25,6 +26,7 @@ import {
   markedFailed,
   newestRevision,
   pendingOperationsOf,
+  pidRunning,
   stackLocks,
 } from "../../cli/lib/interruptedDeploy";
 
@@ -295,5 +297,27 @@ describe("what an interrupted deploy leaves behind", () => {
     assert.equal(failed.info?.description, "interrupted");
     assert.equal(failed.manifest, "x");
     assert.equal(release.info.status, "pending-upgrade", "the input is not mutated");
+  });
+
+  it("counts a zombie (killed, not yet reaped) as not running, a live process as running", async () => {
+    // `sleep 0` exits at once and its parent, exec'd into `sleep 3`, never reaps it: a zombie.
+    const parent = spawn("sh", ["-c", "sleep 0 & echo $!; exec sleep 3"], {
+      stdio: ["ignore", "pipe", "ignore"],
+    });
+    try {
+      const zombie = Number(
+        await new Promise<string>((resolve) =>
+          parent.stdout!.once("data", (d) => resolve(String(d))),
+        ),
+      );
+      const state = () => fs.readFileSync(`/proc/${zombie}/stat`, "utf8").split(") ")[1]?.[0];
+      for (let i = 0; i < 50 && state() !== "Z"; i++) await new Promise((r) => setTimeout(r, 20));
+      assert.equal(state(), "Z", "the test could not make a zombie");
+      assert.equal(pidRunning(zombie), false);
+      assert.equal(pidRunning(parent.pid!), true);
+      assert.equal(pidRunning(process.pid), true);
+    } finally {
+      parent.kill("SIGKILL");
+    }
   });
 });

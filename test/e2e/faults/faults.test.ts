@@ -433,25 +433,31 @@ describe("faults: kills, restarts, revoked credentials and races, on the faults 
   it("fails an up whose API server stops, naming the server; the rerun converges, nothing replaced", async () => {
     values.f1 = { ...values.f1, greeting: "after-apiserver-restart" };
     setDelivery(d1, "f1");
+    assert.deepEqual(locksOf(d1.name), [], "a lock left by an earlier test");
     const run = startCli(deployArgs(d1, files.f1));
     await waitFor("the deploy's up to start (its lock)", 120, async () =>
       locksOf(d1.name).length > 0 ? true : undefined,
     );
-    await cluster("stop-component", "kube-apiserver");
-    const stoppedAt = Date.now();
-    const failed = await run.done;
-    runs.push(failed);
-    note(`up failed ${seconds(stoppedAt)}s after the API server stopped`);
-    said("deploy during the API server stop", failed);
-    assert.equal(failed.code, 2, failed.stderr);
-    assert.match(failed.stderr, /^scoped-cd deploy: pulumi up of stack /m);
-    assert.match(
-      failed.stderr,
-      /could not reach the API server at (https:\/\/)?127\.0\.0\.1:16543/,
-    );
-    assert.doesNotMatch(failed.stderr, /^\s+at .+:\d+:\d+\)?$/m, "a stack trace");
-    const t0 = Date.now();
-    await cluster("start"); // the API server, and the controller-manager if it exited with it
+    let t0: number;
+    try {
+      await cluster("stop-component", "kube-apiserver");
+      const stoppedAt = Date.now();
+      const failed = await run.done;
+      runs.push(failed);
+      note(`up failed ${seconds(stoppedAt)}s after the API server stopped`);
+      said("deploy during the API server stop", failed);
+      assert.equal(failed.code, 2, failed.stderr);
+      assert.match(failed.stderr, /^scoped-cd deploy: pulumi up of stack /m);
+      assert.match(
+        failed.stderr,
+        /could not reach the API server at (https:\/\/)?127\.0\.0\.1:16543/,
+      );
+      assert.doesNotMatch(failed.stderr, /^\s+at .+:\d+:\d+\)?$/m, "a stack trace");
+    } finally {
+      // Back up whatever happened above, so the tests after this one find a cluster.
+      t0 = Date.now();
+      await cluster("start"); // the API server, and the controller-manager if it exited with it
+    }
     note(`cluster back in ${seconds(t0)}s`);
     const rerun = await scopedCd(deployArgs(d1, files.f1));
     assert.equal(rerun.code, 0, rerun.stderr);
@@ -464,9 +470,12 @@ describe("faults: kills, restarts, revoked credentials and races, on the faults 
   it("shows no diff and replaces nothing after etcd restarts between two ups", async () => {
     const revsBefore = await revisions(NS.f1);
     const t0 = Date.now();
-    await cluster("stop-component", "etcd");
-    await cluster("start-component", "etcd");
-    await cluster("start"); // whatever exited meanwhile; waits for /readyz
+    try {
+      await cluster("stop-component", "etcd");
+      await cluster("start-component", "etcd");
+    } finally {
+      await cluster("start"); // whatever exited meanwhile; waits for /readyz
+    }
     note(`etcd restarted, cluster ready in ${seconds(t0)}s`);
     await waitFor("the API server to serve again", 60, async () =>
       (await admin.core.readNamespace({ name: NS.f1 })) ? true : undefined,
