@@ -140,8 +140,9 @@ describe("faults: kills, restarts, revoked credentials and races, on the faults 
     runs.push(r);
     return r;
   }
-  const deployArgs = (d: TestStack, file: string) => [
-    "deploy",
+  /** `scoped-cd <command>` of a delivery stack with a kubeconfig file, as Jenkins runs it. */
+  const stackArgs = (command: string, d: TestStack, file: string) => [
+    command,
     "--stack",
     d.name,
     "--work-dir",
@@ -149,6 +150,7 @@ describe("faults: kills, restarts, revoked credentials and races, on the faults 
     "--kubeconfig-file",
     `${d.name}=${file}`,
   ];
+  const deployArgs = (d: TestStack, file: string) => stackArgs("deploy", d, file);
   function setDelivery(d: TestStack, stage: "f1" | "f2") {
     d.setConfig({
       mode: "delivery",
@@ -635,16 +637,7 @@ describe("faults: kills, restarts, revoked credentials and races, on the faults 
     const handover = new RegExp(
       `scoped-cd handoff --stack ${access.name} --stage f2\`.*Jenkins credential scoped-cd-kubeconfig-f2`,
     );
-    const old2 = `${d2.name}=${old}`;
-    const deploy = await scopedCd([
-      "deploy",
-      "--stack",
-      d2.name,
-      "--work-dir",
-      d2.workDir,
-      "--kubeconfig-file",
-      old2,
-    ]);
+    const deploy = await scopedCd(stackArgs("deploy", d2, old));
     assert.equal(deploy.code, 2, deploy.stderr);
     said("deploy with the rotated-away kubeconfig", deploy);
     assert.match(
@@ -653,27 +646,13 @@ describe("faults: kills, restarts, revoked credentials and races, on the faults 
     );
     assert.match(deploy.stderr, handover);
     assert.match(deploy.stderr, /Nothing was changed/);
-    const verify = await scopedCd([
-      "verify",
-      "--stack",
-      d2.name,
-      "--work-dir",
-      d2.workDir,
-      "--kubeconfig-file",
-      old2,
-    ]);
+    const verify = await scopedCd(stackArgs("verify", d2, old));
     assert.equal(verify.code, 2, verify.stderr);
     said("verify with the rotated-away kubeconfig", verify);
     assert.match(verify.stderr, /401 Unauthorized/);
     assert.match(verify.stderr, handover);
     const drift = await scopedCd([
-      "drift",
-      "--stack",
-      d2.name,
-      "--work-dir",
-      d2.workDir,
-      "--kubeconfig-file",
-      old2,
+      ...stackArgs("drift", d2, old),
       "--out",
       path.join(dir, "drift.md"),
     ]);
@@ -694,13 +673,7 @@ describe("faults: kills, restarts, revoked credentials and races, on the faults 
     assert.equal(redeployed.code, 0, redeployed.stderr);
     note(`rotated credential: deploy with the handed-over file converged in ${seconds(t0)}s`);
     const clean = await scopedCd([
-      "drift",
-      "--stack",
-      d2.name,
-      "--work-dir",
-      d2.workDir,
-      "--kubeconfig-file",
-      `${d2.name}=${files.f2}`,
+      ...stackArgs("drift", d2, files.f2),
       "--out",
       path.join(dir, "drift.md"),
     ]);
