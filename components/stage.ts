@@ -8,6 +8,7 @@ import { ScopedNamespace } from "./access/scopedNamespace";
 import { StageSummary } from "./outputs";
 import { StageReleases } from "./delivery/stageReleases";
 import { HELM_V2_WARNING, Tiller } from "./access/tiller";
+import { StageTeardown } from "./access/deletionGuard";
 
 /** Where a stage's access layer lives, by mode. */
 export type StageAccess =
@@ -64,6 +65,8 @@ export class Stage extends pulumi.ComponentResource {
           stage: cfg.name,
           namespace: cfg.namespace,
           deletable: cfg.deletable,
+          teardownNamespace: args.mode === "access",
+          adminContext: access.adminContext,
           provider,
           ...cfg.guardrails,
         },
@@ -107,6 +110,7 @@ export class Stage extends pulumi.ComponentResource {
             historyMax: cfg.tiller.historyMax,
             suffix: this.deployer.suffix,
             allowRbac: cfg.deployer.allowRbac,
+            adminContext: access.adminContext,
             provider,
           },
           { parent: this, dependsOn: this.namespace.guardrails },
@@ -133,6 +137,15 @@ export class Stage extends pulumi.ComponentResource {
         },
         { parent: this },
       );
+      if (access.kind === "declare" && cfg.deletable) {
+        // `all` mode: deleted before the releases, whose atomic uninstall waits for every object
+        // of the chart to be gone, so a foreign finalizer is removed before anything waits on it.
+        new StageTeardown(
+          `${name}-teardown`,
+          { namespace, context: access.adminContext, deleteNamespace: false },
+          { parent: this, dependsOn: [this.releases, ...this.namespace!.guardrails] },
+        );
+      }
     }
 
     const own = access.kind === "declare";

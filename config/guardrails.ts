@@ -13,10 +13,27 @@ import { cidrContains, METADATA_ADDRESSES, parseCidr } from "../policy/egress";
 import { DEFAULT_QUOTA } from "../policy/quota";
 import { DNS1123_LABEL, DNS1123_MESSAGE, quantity } from "./primitives";
 
-const containerDefaults = z.strictObject({
-  cpu: quantity,
-  memory: quantity,
-});
+/**
+ * LimitRange defaults for containers that declare none of their own. `ephemeralStorage` (the
+ * container's writable layer, logs and emptyDir use) has a default of its own, so a stage that set
+ * only cpu and memory before still gets one: a container without a limit could fill its node's disk.
+ */
+const containerDefaults = (d: { cpu: string; memory: string; ephemeralStorage: string }) =>
+  z
+    .strictObject({
+      cpu: quantity.default(d.cpu),
+      memory: quantity.default(d.memory),
+      ephemeralStorage: quantity.default(d.ephemeralStorage),
+    })
+    .prefault({});
+
+/** Defaults written once (README "Configuration", policy/quota.ts bounds their sum). */
+export const CONTAINER_REQUEST_DEFAULTS = {
+  cpu: "100m",
+  memory: "128Mi",
+  ephemeralStorage: "128Mi",
+};
+export const CONTAINER_LIMIT_DEFAULTS = { cpu: "500m", memory: "512Mi", ephemeralStorage: "1Gi" };
 
 const uniqueList = <T extends z.ZodTypeAny>(item: T) =>
   z.array(item).refine((l) => new Set(l).size === l.length, "must not repeat an entry");
@@ -72,8 +89,8 @@ export const guardrailsSchema = z
       .default({})
       .transform((q) => ({ ...DEFAULT_QUOTA, ...q })),
     /** LimitRange defaults for containers that set no requests/limits of their own. */
-    containerRequests: containerDefaults.default({ cpu: "100m", memory: "128Mi" }),
-    containerLimits: containerDefaults.default({ cpu: "500m", memory: "512Mi" }),
+    containerRequests: containerDefaults(CONTAINER_REQUEST_DEFAULTS),
+    containerLimits: containerDefaults(CONTAINER_LIMIT_DEFAULTS),
     isolateNetwork: z.boolean().default(true),
     services: z
       .strictObject({

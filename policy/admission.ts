@@ -123,6 +123,95 @@ export const CI_REQUESTER =
   "(request.userInfo.username.startsWith('system:serviceaccount:') && " +
   "!request.userInfo.username.startsWith('system:serviceaccount:kube-system:'))";
 
+/**
+ * The label every object of the access layer carries (components/access/labels.ts MANAGED_BY). The
+ * `access` policy refuses CI requesters every write and delete of an object that carries it, and
+ * every object that would, so the label is proof of ownership: the inventory (policy/inventory.ts)
+ * trusts it.
+ */
+export const ACCESS_LAYER_LABEL = { key: "app.kubernetes.io/managed-by", value: "scoped-cd" };
+
+/**
+ * Names the access layer creates (or will create next) in a stage namespace, by resource, and why a
+ * CI requester may not take them first: an object of that name made by CI would make the next `up`
+ * fail ("already exists") or be adopted as if the access layer had made it.
+ */
+export interface ReservedName {
+  readonly group: string;
+  readonly resource: string;
+  readonly kind: string;
+  /** Anchored regular expression (no backslashes: it is inlined into CEL). */
+  readonly pattern: string;
+  /** What the README says of the name. */
+  readonly why: string;
+}
+export const RESERVED_NAMES: readonly ReservedName[] = [
+  {
+    group: "",
+    resource: "serviceaccounts",
+    kind: "ServiceAccount",
+    pattern: MANAGED_IDENTITY_PATTERN,
+    why: "deployer-<suffix> and tiller-<suffix>: the next rotation's suffix is random (6 of [a-z0-9], unguessable), so every name of the pattern is refused, not just the next",
+  },
+  {
+    group: "",
+    resource: "secrets",
+    kind: "Secret",
+    pattern: "^(deployer|tiller)-.*$",
+    why: "token binding Secrets deployer-<suffix>-cred-<time> (the time is guessable) and the legacy token Secret deployer-<suffix>-token",
+  },
+  {
+    group: "rbac.authorization.k8s.io",
+    resource: "roles",
+    kind: "Role",
+    pattern: "^(scoped-deployer|tiller)$",
+    why: "the deployer's and Tiller's Roles (fixed names; with allowRbac CI could create one before the access layer)",
+  },
+  {
+    group: "rbac.authorization.k8s.io",
+    resource: "rolebindings",
+    kind: "RoleBinding",
+    pattern: "^(scoped-deployer|tiller)$",
+    why: "their RoleBindings (fixed names)",
+  },
+  {
+    group: "apps",
+    resource: "deployments",
+    kind: "Deployment",
+    pattern: "^tiller-deploy$",
+    why: "the in-cluster Tiller (fixed name; a stage switching to tiller.mode cluster would adopt it)",
+  },
+  {
+    group: "",
+    resource: "resourcequotas",
+    kind: "ResourceQuota",
+    pattern: "^stage-quota$",
+    why: "the stage quota (RBAC refuses it already)",
+  },
+  {
+    group: "",
+    resource: "limitranges",
+    kind: "LimitRange",
+    pattern: "^stage-defaults$",
+    why: "the container defaults (RBAC refuses it already)",
+  },
+  {
+    group: "networking.k8s.io",
+    resource: "networkpolicies",
+    kind: "NetworkPolicy",
+    pattern: "^stage-(isolation|egress)$",
+    why: "the stage's NetworkPolicies (RBAC refuses them already)",
+  },
+];
+
+/**
+ * Finalizers a CI requester may put on an object: the garbage collector's own (it removes them
+ * itself), and the PVC protection that the API server's admission adds to every new claim. Any
+ * other finalizer waits for a controller that does not exist, and stalls the object's deletion
+ * (a rotation, a destroy, a namespace's teardown) for ever.
+ */
+export const CI_FINALIZERS = ["foregroundDeletion", "orphan"] as const;
+
 /** A host pattern: an exact DNS name, or `*.` and at least two labels (one label per `*`). */
 export const HOST_PATTERN =
   /^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+$/;
@@ -538,7 +627,85 @@ export function admissionPolicies(s: AdmissionSettings): AdmissionPolicy[] {
     ],
   };
 
-  return [services, ingress, workloads, pdbs, rbac, identities, volumes];
+  const labelled = (o: string) =>
+    `${o} != null && has(${o}.metadata.labels) && ` +
+    `${celString(ACCESS_LAYER_LABEL.key)} in ${o}.metadata.labels && ` +
+    `${o}.metadata.labels[${celString(ACCESS_LAYER_LABEL.key)}] == ${celString(ACCESS_LAYER_LABEL.value)}`;
+  const what = { cel: 'request.kind.kind + " " + variables.name' };
+  const reserved = RESERVED_NAMES.map(
+    (r) =>
+      `(request.resource.group == ${celString(r.group)} && request.resource.resource == ${celString(r.resource)} && ` +
+      `variables.name.matches(${celString(r.pattern)}))`,
+  ).join(" || ");
+  const keptFrom = (field: string, item: string) =>
+    `(oldObject != null && has(oldObject.metadata.${field}) && ${item} in oldObject.metadata.${field})`;
+  const access: AdmissionPolicy = {
+    class: "access",
+    // Every resource of the namespace (and the Namespace object itself, which the selector
+    // matches by its own labels); subresources cannot change metadata (status resets it).
+    resourceRules: [rule(["*"], ["*"], ["CREATE", "UPDATE", "DELETE"])],
+    matchConditions: [{ name: "ci-requester", expression: CI_REQUESTER }],
+    variables: [
+      {
+        // A generated name (generateName) is in the object by the time validation runs.
+        name: "name",
+        expression:
+          "object != null && has(object.metadata.name) ? object.metadata.name : request.name",
+      },
+    ],
+    validations: [
+      {
+        // UPDATE covers every patch type, server-side apply and a chart's upgrade: a change of
+        // metadata only (finalizers, ownerReferences, labels, annotations) is an UPDATE too.
+        expression: `!(${labelled("oldObject")}) && !(${labelled("object")})`,
+        messageExpression: msg([
+          `${RULE_PREFIX} access.owned: `,
+          what,
+          ` belongs to the access layer (label ${ACCESS_LAYER_LABEL.key}=${ACCESS_LAYER_LABEL.value}): only the operators' access stack may `,
+          { cel: "request.operation.lowerAscii()" },
+          " it or set that label, metadata included; no setting relaxes it",
+        ]),
+        reason: "Forbidden",
+      },
+      {
+        expression: `request.operation == "DELETE" || !(${reserved})`,
+        messageExpression: msg([
+          `${RULE_PREFIX} access.reservedName: `,
+          what,
+          " is a name the access layer uses (deployer-*, tiller*, scoped-deployer, tiller-deploy, stage-*); no setting relaxes it",
+        ]),
+        reason: "Forbidden",
+      },
+      {
+        expression:
+          'request.operation == "DELETE" || !has(object.metadata.finalizers) || ' +
+          `object.metadata.finalizers.all(f, f in ${celList([...CI_FINALIZERS])} || ` +
+          '(f == "kubernetes.io/pvc-protection" && request.resource.resource == "persistentvolumeclaims") || ' +
+          `${keptFrom("finalizers", "f")})`,
+        messageExpression: msg([
+          `${RULE_PREFIX} access.finalizers: `,
+          what,
+          ": a finalizer no controller of the cluster removes would stall its deletion (rotation, destroy, namespace teardown); no setting relaxes it",
+        ]),
+        reason: "Forbidden",
+      },
+      {
+        expression:
+          'request.operation == "DELETE" || !has(object.metadata.ownerReferences) || ' +
+          "object.metadata.ownerReferences.all(r, " +
+          "((!has(r.controller) || !r.controller) && (!has(r.blockOwnerDeletion) || !r.blockOwnerDeletion)) || " +
+          `${keptFrom("ownerReferences", "r")})`,
+        messageExpression: msg([
+          `${RULE_PREFIX} access.ownerReferences: `,
+          what,
+          ": controller and blockOwnerDeletion owner references are the control plane's (one hides an object from the inventory, the other stalls its owner's deletion); no setting relaxes it",
+        ]),
+        reason: "Forbidden",
+      },
+    ],
+  };
+
+  return [services, ingress, workloads, pdbs, rbac, identities, volumes, access];
 }
 
 /** Cluster-wide name of a stage's policy (and of its binding). */

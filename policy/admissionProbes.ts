@@ -2,7 +2,7 @@
 // server-side dry-run creates (nothing is persisted). Each refused probe breaks exactly one rule
 // that no stage setting relaxes, so a missing, weakened or unbound policy shows up whatever the
 // stage's configuration; the admitted ones catch a policy that refuses everything.
-import { RULE_PREFIX } from "./admission";
+import { ACCESS_LAYER_LABEL, RULE_PREFIX } from "./admission";
 
 export interface AdmissionProbe {
   /** What is tried, as a sentence. */
@@ -211,6 +211,39 @@ export function admissionProbes(namespace: string, id: string): AdmissionProbe[]
           annotations: { "kubernetes.io/service-account.name": "default" },
         },
         type: "kubernetes.io/service-account-token",
+      },
+    },
+    {
+      description: "a ConfigMap claiming to belong to the access layer (its label)",
+      expect: "refused",
+      rule: "access.owned",
+      object: {
+        apiVersion: "v1",
+        kind: "ConfigMap",
+        metadata: {
+          ...meta("owned"),
+          labels: { [ACCESS_LAYER_LABEL.key]: ACCESS_LAYER_LABEL.value },
+        },
+      },
+    },
+    {
+      description: "a ConfigMap with a finalizer no controller removes",
+      expect: "refused",
+      rule: "access.finalizers",
+      object: {
+        apiVersion: "v1",
+        kind: "ConfigMap",
+        metadata: { ...meta("finalizer"), finalizers: ["example.com/stall"] },
+      },
+    },
+    {
+      description: "a ServiceAccount named like a deployer identity",
+      expect: "refused",
+      rule: "access.reservedName",
+      object: {
+        apiVersion: "v1",
+        kind: "ServiceAccount",
+        metadata: { name: `deployer-probe-${id}`, namespace },
       },
     },
     {

@@ -13,6 +13,14 @@ export const QUOTA_DEFAULTS: Readonly<Record<string, QuotaDefault>> = {
   "requests.memory": { value: "4Gi", why: "memory the stage may reserve" },
   "limits.cpu": { value: "4", why: "compute the stage may burst to" },
   "limits.memory": { value: "8Gi", why: "memory the stage may burst to" },
+  "requests.ephemeral-storage": {
+    value: "10Gi",
+    why: "node disk (writable layers, logs, emptyDirs) the stage may reserve",
+  },
+  "limits.ephemeral-storage": {
+    value: "20Gi",
+    why: "node disk the stage may fill: 20 pods at the default 1Gi container limit",
+  },
   "requests.storage": { value: "50Gi", why: "storage all PersistentVolumeClaims may request" },
   pods: { value: "20", why: "pods (each also holds node resources and an IP)" },
   persistentvolumeclaims: { value: "10", why: "volumes the stage may claim" },

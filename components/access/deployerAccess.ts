@@ -6,8 +6,9 @@ import { renderScopedKubeconfig } from "./kubeconfig";
 import { stageLabels } from "./labels";
 import { PolicyRule } from "../../policy/rbac";
 import { grantRoleToServiceAccount } from "./roleGrant";
-import { AUTHORITATIVE } from "./labels";
+import { AUTHORITATIVE, BACKGROUND_DELETION } from "./labels";
 import { TokenRequest } from "./tokenRequest";
+import { IdentityDeletion } from "./deletionGuard";
 import { CredentialConfig } from "../../config";
 import { jwtAuthenticator, oidcJobGroup } from "../../policy/credentials";
 import { CredentialSummary } from "../outputs";
@@ -158,7 +159,7 @@ export class DeployerAccess extends pulumi.ComponentResource {
           name: pulumi.interpolate`deployer-${suffix.result}`,
           namespace: args.namespace,
           labels,
-          annotations: { "scoped-cd.io/rotation": args.rotation },
+          annotations: { "scoped-cd.io/rotation": args.rotation, ...BACKGROUND_DELETION },
         },
         automountServiceAccountToken: false,
       },
@@ -166,6 +167,19 @@ export class DeployerAccess extends pulumi.ComponentResource {
       { parent: this, provider, deleteBeforeReplace: true },
     );
     this.serviceAccountName = serviceAccount.metadata.name;
+    // Deleted (and stripped of any finalizer) before the ServiceAccount, within a bound.
+    new IdentityDeletion(
+      `${name}-sa-deletion`,
+      {
+        ref: {
+          kind: "ServiceAccount",
+          namespace: args.namespace,
+          name: serviceAccount.metadata.name,
+        },
+        context: args.adminContext,
+      },
+      { parent: this, dependsOn: [serviceAccount] },
+    );
     this.grants = grantRoleToServiceAccount(name, {
       objectName: "scoped-deployer",
       namespace: args.namespace,
@@ -223,11 +237,22 @@ export class DeployerAccess extends pulumi.ComponentResource {
             name: pulumi.interpolate`${serviceAccount.metadata.name}-token`,
             namespace: args.namespace,
             labels,
-            annotations: { "kubernetes.io/service-account.name": serviceAccount.metadata.name },
+            annotations: {
+              "kubernetes.io/service-account.name": serviceAccount.metadata.name,
+              ...BACKGROUND_DELETION,
+            },
           },
           type: "kubernetes.io/service-account-token",
         },
         { parent: this, provider, dependsOn: [serviceAccount] },
+      );
+      new IdentityDeletion(
+        `${name}-token-deletion`,
+        {
+          ref: { kind: "Secret", namespace: args.namespace, name: token.metadata.name },
+          context: args.adminContext,
+        },
+        { parent: this, dependsOn: [token] },
       );
       this.kubeconfig = pulumi.secret(
         pulumi.all([token.data, args.server, args.namespace]).apply(([data, server, namespace]) =>

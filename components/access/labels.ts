@@ -10,3 +10,11 @@ export function stageLabels(stage: string, component: string): Record<string, st
  * edited (server-side apply conflicts are forced), so drift on them is undone rather than kept.
  */
 export const AUTHORITATIVE = { "pulumi.com/patchForce": "true" } as const;
+
+/**
+ * Deleted in the background: the Kubernetes provider's default (foreground) makes the garbage
+ * collector wait for every dependent holding `blockOwnerDeletion`, which a revocation must not.
+ */
+export const BACKGROUND_DELETION = {
+  "pulumi.com/deletionPropagationPolicy": "background",
+} as const;

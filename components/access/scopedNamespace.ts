@@ -4,8 +4,24 @@ import { egressRules, EgressAllow } from "../../policy/egress";
 import { stageQuota } from "../../policy/quota";
 import { AdmissionSettings } from "../../policy/admission";
 import { AdmissionGuardrails } from "./admissionGuardrails";
+import { StageTeardown } from "./deletionGuard";
 import { authoritativeAnnotations } from "./authoritative";
 import { AUTHORITATIVE, stageLabels } from "./labels";
+
+/** Per-container LimitRange defaults (config `guardrails.containerRequests`/`containerLimits`). */
+export interface ContainerDefaults {
+  readonly cpu: string;
+  readonly memory: string;
+  /** The writable layer, logs and emptyDirs: without a limit a container can fill its node's disk. */
+  readonly ephemeralStorage: string;
+}
+
+/** A LimitRange resource map from the config's names. */
+export const limitRangeResources = (d: ContainerDefaults) => ({
+  cpu: d.cpu,
+  memory: d.memory,
+  "ephemeral-storage": d.ephemeralStorage,
+});
 
 export interface ScopedNamespaceArgs {
   /** The stage this namespace belongs to. */
@@ -24,13 +40,20 @@ export interface ScopedNamespaceArgs {
   /** Egress isolation: own namespace, cluster DNS and these allowances only. */
   readonly egress: { readonly isolate: boolean; readonly allow: readonly EgressAllow[] };
   /** LimitRange defaults for containers that declare no requests. */
-  readonly containerRequests: { readonly cpu: string; readonly memory: string };
+  readonly containerRequests: ContainerDefaults;
   /** LimitRange defaults for containers that declare no limits. */
-  readonly containerLimits: { readonly cpu: string; readonly memory: string };
+  readonly containerLimits: ContainerDefaults;
   /** Deny ingress from outside the namespace. */
   readonly isolateNetwork: boolean;
   /** When false the namespace is kept (not deleted) when the stage is removed. */
   readonly deletable: boolean;
+  /**
+   * A deletable stage of an access stack: the teardown deletes the namespace and removes foreign
+   * finalizers until it is gone (in `all` mode the Stage tears down before its releases instead).
+   */
+  readonly teardownNamespace?: boolean;
+  /** The admin kubeconfig context (`cluster.context`), for the teardown. */
+  readonly adminContext?: string;
   /** The admin provider; access-layer resources only. */
   readonly provider: k8s.Provider;
 }
@@ -99,8 +122,8 @@ export class ScopedNamespace extends pulumi.ComponentResource {
       limits: [
         {
           type: "Container",
-          defaultRequest: { ...args.containerRequests },
-          default: { ...args.containerLimits },
+          defaultRequest: limitRangeResources(args.containerRequests),
+          default: limitRangeResources(args.containerLimits),
         },
       ],
     };
@@ -118,6 +141,16 @@ export class ScopedNamespace extends pulumi.ComponentResource {
       inNamespace,
     );
     this.guardrails = [namespace, quota, limits];
+    if (args.deletable && args.teardownNamespace) {
+      // Everything that waits for the guardrails (deployer, Tiller, releases) is deleted first.
+      this.guardrails.push(
+        new StageTeardown(
+          `${name}-teardown`,
+          { namespace: this.name, context: args.adminContext, deleteNamespace: true },
+          inNamespace,
+        ),
+      );
+    }
 
     if (args.isolateNetwork) {
       // Selects every pod; allows ingress only from pods of the same namespace.

@@ -1,7 +1,8 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { tillerRules } from "../../policy/deployerProfile";
-import { stageLabels } from "./labels";
+import { BACKGROUND_DELETION, stageLabels } from "./labels";
+import { IdentityDeletion } from "./deletionGuard";
 import { grantRoleToServiceAccount } from "./roleGrant";
 
 export const TILLER_PORT = 44134;
@@ -27,6 +28,8 @@ export interface TillerArgs {
   readonly suffix: pulumi.Input<string>;
   /** Same as the deployer's, so Tiller is never wider. */
   readonly allowRbac: boolean;
+  /** The admin kubeconfig context (`cluster.context`), for the deletion guard. */
+  readonly adminContext?: string;
   /** The admin provider; access-layer resources only. */
   readonly provider: k8s.Provider;
 }
@@ -55,12 +58,25 @@ export class Tiller extends pulumi.ComponentResource {
           name: pulumi.interpolate`tiller-${args.suffix}`,
           namespace: args.namespace,
           labels,
+          annotations: BACKGROUND_DELETION,
         },
       },
       // A rotation deletes the old identity first, early in the `up`: a leaked Tiller token dies then.
       { parent: this, provider, deleteBeforeReplace: true },
     );
     this.serviceAccountName = serviceAccount.metadata.name;
+    new IdentityDeletion(
+      `${name}-sa-deletion`,
+      {
+        ref: {
+          kind: "ServiceAccount",
+          namespace: args.namespace,
+          name: serviceAccount.metadata.name,
+        },
+        context: args.adminContext,
+      },
+      { parent: this, dependsOn: [serviceAccount] },
+    );
 
     const [, binding] = grantRoleToServiceAccount(name, {
       objectName: "tiller",

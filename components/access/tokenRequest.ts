@@ -107,6 +107,33 @@ async function deleteBinding(context: string | undefined, namespace: string, nam
     () => api.deleteNamespacedSecret({ name, namespace, propagationPolicy: "Background" }),
     [404],
   );
+  // The token stops working once deletion has started (plus the validator's 60 s leeway), and
+  // nothing here waits for the Secret: but a finalizer would keep it for ever. Deletion has
+  // started, so none can be added again after this.
+  const live = await call(
+    `read the token binding Secret ${namespace}/${name}`,
+    () => api.readNamespacedSecret({ name, namespace }),
+    [404],
+  );
+  const finalizers: string[] = live?.metadata?.finalizers ?? [];
+  if (finalizers.length === 0) return;
+  const k8s = require("@kubernetes/client-node"); // eslint-disable-line @typescript-eslint/no-require-imports
+  await call(
+    `remove the finalizers of the token binding Secret ${namespace}/${name}`,
+    () =>
+      api.patchNamespacedSecret(
+        {
+          name,
+          namespace,
+          body: { metadata: { finalizers: [], resourceVersion: live.metadata.resourceVersion } },
+        },
+        k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch),
+      ),
+    [404, 409],
+  );
+  process.stderr.write(
+    `scoped-cd: removed foreign finalizer(s) ${finalizers.join(", ")} from Secret ${namespace}/${name} (token binding) so that its deletion completes\n`,
+  );
 }
 
 /** Create a binding Secret and a token bound to it; return the new state's outputs. */

@@ -118,10 +118,11 @@ describe("the admission guardrails", () => {
     );
   });
 
-  it("declares seven policies and seven Deny bindings selecting the stage namespace only", () => {
+  it("declares eight policies and eight Deny bindings selecting the stage namespace only", () => {
     const policies = result.byType(T.vap);
     const bindings = result.byType(T.vapBinding);
     assert.deepEqual(policies.map((p) => p.inputs.metadata.name).sort(), [
+      "scoped-cd-shop-dev-access",
       "scoped-cd-shop-dev-disruption",
       "scoped-cd-shop-dev-identities",
       "scoped-cd-shop-dev-ingress",
@@ -141,7 +142,7 @@ describe("the admission guardrails", () => {
       assert.deepEqual(p.inputs.spec.matchConstraints.namespaceSelector, selector);
       assert.equal(p.inputs.metadata.annotations["pulumi.com/patchForce"], "true");
     }
-    assert.equal(bindings.length, 7);
+    assert.equal(bindings.length, 8);
     for (const b of bindings) {
       assert.deepEqual(b.inputs.spec.validationActions, ["Deny"]);
       assert.deepEqual(b.inputs.spec.matchResources.namespaceSelector, selector);

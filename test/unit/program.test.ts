@@ -23,6 +23,8 @@ const T = {
   random: "random:index/randomString:RandomString",
   stackRef: "pulumi:pulumi:StackReference",
   tokenRequest: "pulumi-nodejs:dynamic/scoped-cd:TokenRequest",
+  identityDeletion: "pulumi-nodejs:dynamic/scoped-cd:IdentityDeletion",
+  teardown: "pulumi-nodejs:dynamic/scoped-cd:StageTeardown",
 };
 
 /** Custom resource types and how many of each were registered. */
@@ -69,8 +71,8 @@ describe("the program in mode all", () => {
       [T.quota]: 1,
       [T.limits]: 1,
       [T.netpol]: 2, // ingress + egress isolation
-      [T.vap]: 7, // services, ingress, workloads, disruption, rbac, identities, volumes
-      [T.vapBinding]: 7,
+      [T.vap]: 8, // services, ingress, workloads, disruption, rbac, identities, volumes, access
+      [T.vapBinding]: 8,
       [T.random]: 1,
       [T.sa]: 2, // deployer + tiller
       [T.role]: 2,
@@ -78,6 +80,8 @@ describe("the program in mode all", () => {
       [T.tokenRequest]: 1, // the deployer's expiring token (default credential kind)
       [T.deployment]: 1, // tiller
       [T.release]: 1,
+      [T.identityDeletion]: 2, // deployer + tiller ServiceAccounts
+      [T.teardown]: 1, // the stage is deletable
     });
   });
 
