@@ -1,8 +1,14 @@
 #!/usr/bin/env bash
-# A local Kubernetes control plane for scoped-cd's end-to-end tests: real etcd, kube-apiserver
-# (RBAC, Pod Security Admission, ServiceAccount tokens), kube-controller-manager and kube-scheduler,
-# plus kwok as a fake kubelet so Pods on its fake Node become Ready without a container runtime
-# (so images never need pulling). Everything listens on 127.0.0.1 only, on uncommon ports.
+# A local Kubernetes cluster for scoped-cd's end-to-end tests: real etcd, kube-apiserver (RBAC, Pod
+# Security Admission, ServiceAccount tokens), kube-controller-manager and kube-scheduler on
+# 127.0.0.1 (uncommon ports), and one node:
+#   - default instance: a real node (hack/lib/node.sh): containerd + runc + CNI bridge, kubelet,
+#     kube-proxy, kube-router's NetworkPolicy controller and CoreDNS, in network namespaces of its
+#     own with no route off this machine; pods run the images hack/toolchain.sh built;
+#   - faults and bench instances: kwok, a fake kubelet that marks Pods Ready without running them
+#     (the fault tests stop the API server and etcd under many stacks, the bench measures 50-stage
+#     programs: neither is about what runs in a pod, and a second real node would need its own
+#     network namespaces and double the load on a 2-core machine).
 #
 #   hack/cluster.sh start    start whatever is not running; wait until /readyz and the Node are Ready
 #   hack/cluster.sh stop     stop exactly the processes this script recorded
@@ -22,9 +28,9 @@ set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 instance="${SCOPED_CD_CLUSTER:-default}"
 case "$instance" in
-  default) state="$repo/.local/cluster" port_offset=0 ;;
-  faults) state="$repo/.local/cluster-faults" port_offset=100 ;;
-  bench) state="$repo/.local/cluster-bench" port_offset=200 ;;
+  default) state="$repo/.local/cluster" port_offset=0 node_kind=real ;;
+  faults) state="$repo/.local/cluster-faults" port_offset=100 node_kind=kwok ;;
+  bench) state="$repo/.local/cluster-bench" port_offset=200 node_kind=kwok ;;
   *) echo "cluster: unknown SCOPED_CD_CLUSTER '$instance' (one of: default, faults, bench)" >&2; exit 2 ;;
 esac
 pki="$state/pki" logs="$state/logs" pids="$state/pids"
@@ -36,18 +42,33 @@ APISERVER_PORT=$((16443 + port_offset))
 CONTROLLER_MANAGER_PORT=$((16257 + port_offset)) SCHEDULER_PORT=$((16259 + port_offset))
 KWOK_PORT=$((16280 + port_offset))
 SERVICE_CIDR=10.96.0.0/16          # the `kubernetes` Service gets 10.96.0.1
-NODE_NAME=kwok-node-0
 READY_TIMEOUT=${CLUSTER_READY_TIMEOUT:-120}
-
-COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok)
+CONTROL_PLANE=(etcd kube-apiserver kube-controller-manager kube-scheduler)
 declare -A COMPONENT_PORTS
+# shellcheck source=toolchain/versions.env
+source "$repo/hack/toolchain/versions.env"  # COREDNS_VERSION: the image the DNS Deployment names
+# shellcheck source=lib/node.sh
+source "$repo/hack/lib/node.sh"
+if [ "$node_kind" = real ]; then
+  NODE_NAME=scoped-cd-node-0 COMPONENTS=("${CONTROL_PLANE[@]}" "${NODE_COMPONENTS[@]}")
+else
+  NODE_NAME=kwok-node-0 COMPONENTS=("${CONTROL_PLANE[@]}" kwok)
+fi
+# The executable each component runs as (is_running compares it); the default is its own name.
+declare -A COMPONENT_BIN=([meta-server]=busybox [ext-server]=busybox [sentinel-server]=busybox)
 
 # ---------------------------------------------------------------------------------------------
 # Binaries: from the toolchain cache (PATH exports), fail clearly if the toolchain is not built.
 load_toolchain() {
   eval "$("$repo/hack/toolchain.sh" env)"
   local b
-  for b in etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok openssl curl; do
+  local bins=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl openssl curl)
+  if [ "$node_kind" = real ]; then
+    export PATH="$SCOPED_CD_NODE_BIN:$PATH"
+    bins+=(kubelet kube-proxy kube-router containerd ctr runc socat ipset nsenter busybox)
+    [ -f "$SCOPED_CD_NODE_IMAGES/coredns.tar" ] || { echo "cluster: the node images are not built; run hack/toolchain.sh first" >&2; exit 1; }
+  else bins+=(kwok); fi
+  for b in "${bins[@]}"; do
     command -v "$b" >/dev/null || { echo "cluster: '$b' not found; run hack/toolchain.sh first" >&2; exit 1; }
   done
 }
@@ -58,7 +79,7 @@ is_running() {
   local pid; pid="$(pid_of "$1")"
   [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] || return 1
   local argv0; argv0="$(tr '\0' '\n' <"/proc/$pid/cmdline" | head -n 1)"
-  [ "$(basename "$argv0")" = "$1" ]
+  [ "$(basename "$argv0")" = "${COMPONENT_BIN[$1]:-$1}" ]
 }
 
 fail() {  # component, message: print the component's log tail, never swallow it
@@ -94,10 +115,14 @@ ensure_pki() {
   local client="basicConstraints=CA:FALSE
 keyUsage=critical,digitalSignature,keyEncipherment
 extendedKeyUsage=clientAuth"
+  # (A state from before the real node lacks the node-side address: issue the serving cert anew.)
+  if [ -f "$pki/apiserver.crt" ] && ! openssl x509 -in "$pki/apiserver.crt" -noout -ext subjectAltName 2>/dev/null | grep -q "$HOST_NODE_IP"; then
+    rm -f "$pki/apiserver.crt"
+  fi
   gen_cert apiserver "/CN=kube-apiserver" "basicConstraints=CA:FALSE
 keyUsage=critical,digitalSignature,keyEncipherment
 extendedKeyUsage=serverAuth
-subjectAltName=IP:127.0.0.1,IP:10.96.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
+subjectAltName=IP:127.0.0.1,IP:10.96.0.1,IP:$HOST_NODE_IP,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
   # system:masters = cluster-admin via the built-in RBAC binding.
   gen_cert admin "/O=system:masters/CN=scoped-cd-admin" "$client"
   # The identities the default RBAC roles expect for these components.
@@ -113,6 +138,7 @@ subjectAltName=IP:127.0.0.1,IP:10.96.0.1,DNS:localhost,DNS:kubernetes,DNS:kubern
     openssl rsa -in "$pki/sa.key" -pubout -out "$pki/sa.pub" 2>/dev/null
   fi
   chmod 600 "$pki"/*.key
+  if [ "$node_kind" = real ]; then node_pki; fi
 }
 
 write_kubeconfig() {  # file, cert name
@@ -184,9 +210,19 @@ start_apiserver() {
 
 # A restart of the API server alone (fault tests) keeps whatever issuer the file holds.
 start_apiserver_keep_authn() {
-  spawn kube-apiserver kube-apiserver \
+  # The real node reaches the API server at $HOST_NODE_IP (socat to 127.0.0.1): the `kubernetes`
+  # Service's endpoint is that address, and the API server reaches the kubelet with a client
+  # certificate, verifying the kubelet's serving certificate, by the node's InternalIP.
+  # (kwok: 127.0.0.1, which Endpoints validation rejects, so no `kubernetes` endpoint reconciler.)
+  local node_flags=(--advertise-address=127.0.0.1 --endpoint-reconciler-type=none)
+  if [ "$node_kind" = real ]; then
+    node_flags=(--advertise-address="$HOST_NODE_IP"
+      --kubelet-client-certificate="$pki/apiserver-kubelet-client.crt" --kubelet-client-key="$pki/apiserver-kubelet-client.key"
+      --kubelet-certificate-authority="$pki/ca.crt" --kubelet-preferred-address-types=InternalIP)
+  fi
+  spawn kube-apiserver kube-apiserver "${node_flags[@]}" \
     --authentication-config="$state/authentication-config.yaml" \
-    --bind-address=127.0.0.1 --advertise-address=127.0.0.1 --secure-port="$APISERVER_PORT" \
+    --bind-address=127.0.0.1 --secure-port="$APISERVER_PORT" \
     --etcd-servers="http://127.0.0.1:$ETCD_PORT" \
     --tls-cert-file="$pki/apiserver.crt" --tls-private-key-file="$pki/apiserver.key" \
     --client-ca-file="$pki/ca.crt" \
@@ -194,7 +230,7 @@ start_apiserver_keep_authn() {
     --enable-admission-plugins=NodeRestriction \
     --service-account-key-file="$pki/sa.pub" --service-account-signing-key-file="$pki/sa.key" \
     --service-account-issuer=https://kubernetes.default.svc.cluster.local \
-    --service-cluster-ip-range="$SERVICE_CIDR" --endpoint-reconciler-type=none \
+    --service-cluster-ip-range="$SERVICE_CIDR" \
     --allow-privileged=true --profiling=false
 }
 
@@ -205,7 +241,14 @@ start_controller_manager() {
   # Node cannot fail, and that controller only marks its Pods NotReady whenever kwok's heartbeat
   # is late (slow CI machine, or any stop/start of the cluster) -- and kwok never re-readies them,
   # so Deployments would silently stay unavailable.
-  spawn kube-controller-manager kube-controller-manager \
+  # A real node heartbeats like any kubelet: node-lifecycle stays on (it lifts the not-ready taint
+  # a kubelet registers with), and the node gets its pod CIDR from the controller-manager.
+  local cidr_flags=() controllers='*,-node-lifecycle-controller'
+  if [ "$node_kind" = real ]; then
+    cidr_flags=(--allocate-node-cidrs=true --cluster-cidr="$CLUSTER_CIDR" --node-cidr-mask-size=24)
+    controllers='*'
+  fi
+  spawn kube-controller-manager kube-controller-manager "${cidr_flags[@]}" \
     --kubeconfig="$state/controller-manager.kubeconfig" \
     --authentication-kubeconfig="$state/controller-manager.kubeconfig" \
     --authorization-kubeconfig="$state/controller-manager.kubeconfig" \
@@ -213,7 +256,7 @@ start_controller_manager() {
     --service-account-private-key-file="$pki/sa.key" --root-ca-file="$pki/ca.crt" \
     --use-service-account-credentials=true \
     --cluster-signing-cert-file="$pki/ca.crt" --cluster-signing-key-file="$pki/ca.key" \
-    --controllers='*,-node-lifecycle-controller' --leader-elect=false --profiling=false
+    --controllers="$controllers" --leader-elect=false --profiling=false
 }
 
 start_scheduler() {
@@ -272,19 +315,17 @@ apiserver_ready() {
   curl -sf --cacert "$pki/ca.crt" --cert "$pki/admin.crt" --key "$pki/admin.key" \
     "https://127.0.0.1:$APISERVER_PORT/readyz" >/dev/null
 }
-node_ready() {
-  [ "$(kubectl_admin get node "$NODE_NAME" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" = True ]
-}
 
 # A component of this checkout that is not running must find its port free: otherwise another
 # checkout's cluster (or any other process) holds it, and starting over it would half-work.
 COMPONENT_PORTS=([etcd]="$ETCD_PORT $ETCD_PEER_PORT" [kube-apiserver]="$APISERVER_PORT"
   [kube-controller-manager]="$CONTROLLER_MANAGER_PORT" [kube-scheduler]="$SCHEDULER_PORT" [kwok]="$KWOK_PORT")
+# (The node's components listen inside its own network namespace, socat on the node-side address.)
 check_ports_free() {
   local c port holder
   for c in "${COMPONENTS[@]}"; do
     is_running "$c" && continue
-    for port in ${COMPONENT_PORTS[$c]}; do
+    for port in ${COMPONENT_PORTS[$c]:-}; do
       holder="$(ss -Hltnp "sport = :$port" 2>/dev/null | head -n 1)"
       if [ -n "$holder" ]; then
         echo "cluster: cannot start $c: 127.0.0.1:$port is taken by another process (${holder##* }), not by this checkout's cluster ($state). Another checkout's local cluster? Stop it with its own hack/cluster.sh stop." >&2
@@ -316,9 +357,11 @@ cmd_start() {
   wait_for kube-apiserver "kube-apiserver /readyz" apiserver_ready
   is_running kube-controller-manager || start_controller_manager
   is_running kube-scheduler || start_scheduler
-  bootstrap_objects || fail kube-apiserver "could not create the kwok binding / fake Node"
-  is_running kwok || start_kwok
-  wait_for kwok "Node $NODE_NAME Ready" node_ready
+  if [ "$node_kind" = real ]; then start_real_node; else
+    bootstrap_objects || fail kube-apiserver "could not create the kwok binding / fake Node"
+    is_running kwok || start_kwok
+    wait_for kwok "Node $NODE_NAME Ready" node_ready
+  fi
   # The scheduler and controller-manager only report healthy once synced; check they stay up.
   wait_for kube-controller-manager "kube-controller-manager /healthz" \
     curl -sfk "https://127.0.0.1:$CONTROLLER_MANAGER_PORT/healthz"
@@ -327,20 +370,51 @@ cmd_start() {
   echo "cluster: KUBECONFIG=$admin_kubeconfig"
 }
 
+# The real node, in order: its network, the runtime and images, the kubelet, the Service and
+# policy machinery, the stand-in servers, then DNS; each wait bounded by READY_TIMEOUT.
+start_real_node() {
+  node_network_up
+  node_config_files
+  is_running socat || start_socat
+  is_running containerd || start_containerd
+  wait_for containerd "containerd's socket" containerd_ready
+  import_node_images || fail containerd "could not import the node images into containerd"
+  node_bootstrap_objects || fail kube-apiserver "could not create the node's identities and CoreDNS"
+  is_running kubelet || start_kubelet
+  is_running kube-proxy || start_kube_proxy
+  is_running meta-server || start_meta_server
+  is_running ext-server || start_ext_server
+  is_running sentinel-server || start_sentinel_server
+  wait_for kubelet "Node $NODE_NAME Ready" node_ready
+  # kube-router identifies its node by name at start: only once the kubelet registered it.
+  is_running kube-router || start_kube_router
+  wait_for kube-router "kube-router's policy chains" policy_engine_ready
+  wait_for kubelet "CoreDNS available (kube-system/coredns)" dns_ready
+}
+
+stop_component() {  # component: SIGTERM, up to 10 s, then SIGKILL
+  local c="$1" pid
+  if is_running "$c"; then
+    pid="$(pid_of "$c")"
+    [ "$c" = containerd ] && stop_node_workloads
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 1 50); do is_running "$c" || break; sleep 0.2; done
+    if is_running "$c"; then kill -9 "$pid" 2>/dev/null || true; fi
+    echo "cluster: stopped $c (pid $pid)"
+  fi
+  rm -f "$pids/$c.pid"
+}
+
 cmd_stop() {
-  local c pid i
-  # Reverse order: clients first, etcd last.
-  for ((i = ${#COMPONENTS[@]} - 1; i >= 0; i--)); do
-    c="${COMPONENTS[$i]}"
-    if is_running "$c"; then
-      pid="$(pid_of "$c")"
-      kill "$pid" 2>/dev/null || true
-      for _ in $(seq 1 50); do is_running "$c" || break; sleep 0.2; done
-      if is_running "$c"; then kill -9 "$pid" 2>/dev/null || true; fi
-      echo "cluster: stopped $c (pid $pid)"
-    fi
-    rm -f "$pids/$c.pid"
-  done
+  local i
+  # Reverse order: the node's stand-ins and agents, the kubelet before containerd (whose pods are
+  # killed first), then the control plane's clients, etcd last.
+  for ((i = ${#COMPONENTS[@]} - 1; i >= 0; i--)); do stop_component "${COMPONENTS[$i]}"; done
+  if [ "$node_kind" = real ]; then
+    cleanup_node_leftovers
+    restore_kernel_sysctls
+    node_network_down
+  fi
 }
 
 cmd_status() {
@@ -360,17 +434,7 @@ cmd_component() {  # start|stop, component
   local c="$2"
   case " ${COMPONENTS[*]} " in *" $c "*) ;; *) echo "cluster: unknown component '$c' (${COMPONENTS[*]})" >&2; exit 2 ;; esac
   load_toolchain
-  if [ "$1" = stop ]; then
-    if is_running "$c"; then
-      local pid; pid="$(pid_of "$c")"
-      kill "$pid" 2>/dev/null || true
-      for _ in $(seq 1 50); do is_running "$c" || break; sleep 0.2; done
-      if is_running "$c"; then kill -9 "$pid" 2>/dev/null || true; fi
-      echo "cluster: stopped $c (pid $pid)"
-    fi
-    rm -f "$pids/$c.pid"
-    return 0
-  fi
+  if [ "$1" = stop ]; then stop_component "$c"; return 0; fi
   is_running "$c" && { echo "cluster: $c already running"; return 0; }
   case "$c" in
     etcd) start_etcd; wait_for etcd "etcd /health" curl -sf "http://127.0.0.1:$ETCD_PORT/health" ;;
@@ -378,6 +442,8 @@ cmd_component() {  # start|stop, component
     kube-controller-manager) start_controller_manager ;;
     kube-scheduler) start_scheduler ;;
     kwok) start_kwok ;;
+    kubelet) start_kubelet; wait_for kubelet "Node $NODE_NAME Ready" node_ready ;;
+    *) "start_${c//-/_}" ;;
   esac
   echo "cluster: started $c"
 }
@@ -389,7 +455,9 @@ case "${1:-}" in
   stop) cmd_stop ;;
   status) cmd_status ;;
   env) echo "export KUBECONFIG=\"$admin_kubeconfig\""
-    echo "export SCOPED_CD_CLUSTER_STATE=\"$state\"" ;;
+    echo "export SCOPED_CD_CLUSTER_STATE=\"$state\""
+    echo "export SCOPED_CD_NODE_KIND=$node_kind"
+    if [ "$node_kind" = real ]; then node_env; fi ;;
   *) echo "usage: $0 start|stop|status|env|start-component <c>|stop-component <c>" >&2; exit 2 ;;
 esac
 exit

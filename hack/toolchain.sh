@@ -6,7 +6,8 @@
 #   hack/toolchain.sh env        print shell exports; use: eval "$(hack/toolchain.sh env)"
 #   hack/toolchain.sh dirs       print the cache dir of each built tool
 #   hack/toolchain.sh build STEP...   build only some steps (pulumi kubernetes-provider
-#                                   random-provider kube etcd kwok helm helm2 plugins)
+#                                   random-provider kube etcd kwok helm helm2 plugins
+#                                   node-packages kube-node kube-router coredns images)
 #
 # Everything built lands in ${SCOPED_CD_CACHE:-$HOME/.cache/scoped-cd}/<tool>-<version>/, outside
 # the work tree, and is reused by every later run and every clone on this machine. The only
@@ -55,6 +56,12 @@ RANDOM_PROVIDER_DIR="$(cache_dir random-provider "$RANDOM_PROVIDER_VERSION-$(wra
 KWOK_DIR="$(cache_dir kwok "$KWOK_VERSION")"
 HELM_DIR="$(cache_dir helm "$HELM_VERSION")"
 HELM2_DIR="$(cache_dir helm2 "$HELM2_VERSION-$(wrapper_key helm2)")"
+# The real node: kubelet + kube-proxy from the control plane's wrapper, the policy engine, DNS, and
+# the images its pods run (keyed by what goes into them: Tiller and CoreDNS builds, the recipes).
+KUBE_NODE_DIR="$(cache_dir kube-node "$KUBE_VERSION-$(wrapper_key kube)")"
+KUBE_ROUTER_DIR="$(cache_dir kube-router "$KUBE_ROUTER_VERSION")"
+COREDNS_DIR="$(cache_dir coredns "$COREDNS_VERSION-$(wrapper_key coredns)")"
+IMAGES_DIR="$(cache_dir images "$(printf '%s\n' "$(wrapper_key images)" "$HELM2_DIR" "$COREDNS_DIR" | sha256sum | cut -c1-8)")"
 
 # ---------------------------------------------------------------------------------------------
 # env: print exports for an interactive shell or CI step.
@@ -63,6 +70,8 @@ print_env() {
   local etcd_bin=""
   [ "$ETCD_VERSION" = debian ] || etcd_bin="$(cache_dir etcd "$ETCD_VERSION")/bin:"
   cat <<EOF
+export SCOPED_CD_NODE_BIN="$KUBE_NODE_DIR/bin:$KUBE_ROUTER_DIR/bin"
+export SCOPED_CD_NODE_IMAGES="$IMAGES_DIR"
 export PATH="$repo/hack/plugins:$PULUMI_DIR/bin:$KUBE_DIR/bin:$KWOK_DIR/bin:$HELM_DIR/bin:$HELM2_DIR/bin:${etcd_bin}\$PATH"
 export PULUMI_HOME="$PULUMI_HOME_DIR"
 export PULUMI_SKIP_UPDATE_CHECK=true
@@ -283,11 +292,100 @@ etcd_marker() {
 }
 
 # ---------------------------------------------------------------------------------------------
+# The real node (hack/cluster.sh): Debian's container runtime, kubelet and kube-proxy at the control
+# plane's version, kube-router's NetworkPolicy controller, CoreDNS, and the images pods run.
+NODE_PACKAGES=(containerd runc containernetworking-plugins busybox-static iptables ipset conntrack socat iproute2)
+build_node_packages() {
+  export DEBIAN_FRONTEND=noninteractive
+  if ! apt-cache show containerd >/dev/null 2>&1; then apt-get update; fi
+  apt-get install -y --no-install-recommends "${NODE_PACKAGES[@]}"
+  containerd --version; runc --version | head -n 1
+}
+node_packages_marker() {
+  local p; for p in "${NODE_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || { echo /nonexistent; return; }
+  done
+  echo /usr/bin/containerd
+}
+
+# kubelet needs two modules the control-plane binaries do not import; -mod=mod fetches them.
+build_kube_node() {
+  local dir="$KUBE_NODE_DIR"; rm -rf "$dir.tmp"
+  scratch_module kube "$dir.tmp/src"; cd "$dir.tmp/src"
+  local edits=(-require="k8s.io/kubernetes@$KUBE_VERSION") m
+  for m in $(go mod edit -json | node -e 'JSON.parse(require("fs").readFileSync(0)).Replace.forEach(r=>console.log(r.Old.Path))'); do
+    edits+=(-replace="$m=$m@$KUBE_STAGING_VERSION")
+  done
+  go mod edit "${edits[@]}"
+  local ver="$KUBE_VERSION" minor x="" p; minor="$(echo "$ver" | cut -d. -f2)"
+  for p in k8s.io/client-go/pkg/version k8s.io/component-base/version; do
+    x+=" -X $p.gitVersion=$ver -X $p.gitMajor=1 -X $p.gitMinor=$minor -X $p.gitTreeState=clean"
+    x+=" -X $p.buildDate=1970-01-01T00:00:00Z"
+  done
+  go build -trimpath -ldflags "-s -w$x" -o "$dir.tmp/bin/" k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kube-proxy
+  "$dir.tmp/bin/kubelet" --version
+  rm -rf "$dir.tmp/src"; finish_dir "$dir"
+}
+
+# kube-router's policy controller (its Makefile's build: CGO off, version stamped).
+build_kube_router() {
+  local dir="$KUBE_ROUTER_DIR"; rm -rf "$dir.tmp"
+  local v=github.com/cloudnativelabs/kube-router/v2/pkg/version
+  GOFLAGS=-buildvcs=false GOBIN="$dir.tmp/bin" go install -trimpath \
+    -ldflags "-s -w -X $v.Version=$KUBE_ROUTER_VERSION -X $v.BuildDate=1970-01-01" \
+    "github.com/cloudnativelabs/kube-router/v2/cmd/kube-router@$KUBE_ROUTER_VERSION"
+  "$dir.tmp/bin/kube-router" --version
+  finish_dir "$dir"
+}
+
+build_coredns() {
+  local dir="$COREDNS_DIR"; rm -rf "$dir.tmp"
+  scratch_module coredns "$dir.tmp/src"; cd "$dir.tmp/src"
+  go mod edit -require="github.com/coredns/coredns@$COREDNS_VERSION"
+  go build -trimpath -ldflags "-s -w" -o "$dir.tmp/bin/coredns" .
+  "$dir.tmp/bin/coredns" -plugins | grep -q kubernetes
+  rm -rf "$dir.tmp/src"; finish_dir "$dir"
+}
+
+# The images the local node runs, as OCI archives that hack/cluster.sh imports into containerd.
+# Upstream names where a manifest names them (the pod sandbox, Tiller, the sample chart's image),
+# so the same charts and components run unchanged; scoped-cd.local/ for the harness's own.
+build_images() {
+  local dir="$IMAGES_DIR" root; rm -rf "$dir.tmp"; mkdir -p "$dir.tmp"
+  # shellcheck source=toolchain/images/oci.sh
+  source "$tc/images/oci.sh"
+  root="$dir.tmp/rootfs"
+  # The sandbox: a tiny static program (registry.k8s.io/pause:3.10 is kubelet 1.34's default).
+  mkdir -p "$root/pause"
+  (cd "$tc/images/pause" && go build -trimpath -ldflags "-s -w" -o "$root/pause/pause" .)
+  oci_image "$dir.tmp/pause.tar" registry.k8s.io/pause:3.10 "$root/pause" '{"Entrypoint":["/pause"],"User":"65535:65535"}'
+  # Probe pods: busybox (nc, httpd, nslookup, sh).
+  busybox_rootfs "$root/probe"
+  oci_image "$dir.tmp/probe.tar" scoped-cd.local/probe:1 "$root/probe" \
+    '{"Entrypoint":["/bin/sh"],"Env":["PATH=/bin"],"WorkingDir":"/"}'
+  # The sample chart's image: a stand-in that serves HTTP on 8080 as user 101 from a read-only
+  # root (busybox httpd), answering / and /cgi-bin/greeting (the chart's GREETING).
+  busybox_rootfs "$root/storefront"; cp -r "$tc/images/storefront/www" "$root/storefront/www"
+  chmod 755 "$root/storefront/www/cgi-bin/"*
+  oci_image "$dir.tmp/storefront.tar" docker.io/nginxinc/nginx-unprivileged:1.27.3-alpine "$root/storefront" \
+    '{"Entrypoint":["/bin/httpd","-f","-v","-p","8080","-h","/www"],"Env":["PATH=/bin"],"User":"101:101","ExposedPorts":{"8080/tcp":{}}}'
+  # Tiller (config/tiller.ts DEFAULT_TILLER_IMAGE) from the toolchain's own helm2 build.
+  mkdir -p "$root/tiller"; cp "$HELM2_DIR/bin/tiller" "$root/tiller/tiller"
+  oci_image "$dir.tmp/tiller.tar" ghcr.io/helm/tiller:v2.17.0 "$root/tiller" '{"Entrypoint":["/tiller"],"User":"65534:65534"}'
+  mkdir -p "$root/coredns"; cp "$COREDNS_DIR/bin/coredns" "$root/coredns/coredns"
+  oci_image "$dir.tmp/coredns.tar" "scoped-cd.local/coredns:$COREDNS_VERSION" "$root/coredns" '{"Entrypoint":["/coredns"]}'
+  rm -rf "$root"; ls -l "$dir.tmp"
+  finish_dir "$dir"
+}
+
+# ---------------------------------------------------------------------------------------------
 main() {
-  local steps=(pulumi kubernetes-provider random-provider kube etcd kwok helm helm2 plugins)
+  local steps=(pulumi kubernetes-provider random-provider kube etcd kwok helm helm2 plugins
+    node-packages kube-node kube-router coredns images)
   if [ "${1:-}" = env ]; then print_env; return; fi
   if [ "${1:-}" = dirs ]; then  # where each tool lives in the cache (for du, debugging)
-    printf '%s\n' "$PULUMI_DIR" "$K8S_PROVIDER_DIR" "$RANDOM_PROVIDER_DIR" "$KUBE_DIR" "$KWOK_DIR" "$HELM_DIR" "$HELM2_DIR"; return
+    printf '%s\n' "$PULUMI_DIR" "$K8S_PROVIDER_DIR" "$RANDOM_PROVIDER_DIR" "$KUBE_DIR" "$KWOK_DIR" "$HELM_DIR" "$HELM2_DIR" \
+      "$KUBE_NODE_DIR" "$KUBE_ROUTER_DIR" "$COREDNS_DIR" "$IMAGES_DIR"; return
   fi
   if [ "${1:-}" = build ]; then shift; steps=("$@"); fi
   # One build per cache at a time (two Jenkins executors, a test run beside a demo): the second
@@ -317,6 +415,15 @@ main() {
       etcd) run_step etcd "etcd ($ETCD_VERSION) + openssl" "$(etcd_marker)" build_etcd ;;
       kube) run_step kube "kubernetes $KUBE_VERSION (apiserver, controller-manager, scheduler, kubectl)" \
               "$KUBE_DIR/bin/kubectl" build_kube ;;
+      node-packages) run_step node-packages "node runtime (Debian: ${NODE_PACKAGES[*]})" \
+              "$(node_packages_marker)" build_node_packages ;;
+      kube-node) run_step kube-node "kubernetes $KUBE_VERSION (kubelet, kube-proxy)" \
+              "$KUBE_NODE_DIR/bin/kubelet" build_kube_node ;;
+      kube-router) run_step kube-router "kube-router $KUBE_ROUTER_VERSION (NetworkPolicy controller)" \
+              "$KUBE_ROUTER_DIR/bin/kube-router" build_kube_router ;;
+      coredns) run_step coredns "coredns $COREDNS_VERSION" "$COREDNS_DIR/bin/coredns" build_coredns ;;
+      images) run_step images "node images (pause, probe, storefront, tiller, coredns)" \
+              "$IMAGES_DIR/coredns.tar" build_images ;;
       *) echo "unknown step: $s" >&2; exit 2 ;;
     esac
   done

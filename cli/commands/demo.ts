@@ -1,7 +1,8 @@
 // `scoped-cd demo` (npm run demo): get the offline toolchain and the local cluster ready
 // (hack/lib/local-cluster-env.sh), deploy the dev stack with the real Pulumi CLI, print its stages,
-// write the scoped kubeconfig to a 0600 file, and show with kubectl what that identity may and may
-// not do.
+// write the scoped kubeconfig to a 0600 file, show with kubectl what that identity may and may not
+// do, and show the storefront answering HTTP inside its stage (a probe pod that the scoped identity
+// creates, reads the log of and deletes; it runs on the local cluster's real node).
 import { execFileSync, spawnSync } from "node:child_process";
 import * as path from "node:path";
 import { Command, Option } from "commander";
@@ -112,6 +113,73 @@ function scopedKubectl(io: Io, kubeconfigFile: string, what: string, args: strin
   }
 }
 
+/** The probe pod: busybox's nc asks the stage's storefront Service for its page, then exits. */
+const STOREFRONT_PROBE = "demo-storefront-probe";
+function storefrontProbePod(namespace: string) {
+  return {
+    apiVersion: "v1",
+    kind: "Pod",
+    metadata: { name: STOREFRONT_PROBE, namespace },
+    spec: {
+      restartPolicy: "Never",
+      automountServiceAccountToken: false,
+      securityContext: {
+        runAsNonRoot: true,
+        runAsUser: 65534,
+        seccompProfile: { type: "RuntimeDefault" },
+      },
+      containers: [
+        {
+          name: "probe",
+          // hack/toolchain.sh images: the local node's busybox image (nothing is pulled).
+          image: "scoped-cd.local/probe:1",
+          imagePullPolicy: "Never",
+          command: ["sh", "-c", "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 5 storefront 80"],
+          resources: { limits: { cpu: "100m", memory: "32Mi" } },
+          securityContext: {
+            allowPrivilegeEscalation: false,
+            readOnlyRootFilesystem: true,
+            capabilities: { drop: ["ALL"] },
+          },
+        },
+      ],
+    },
+  };
+}
+
+/** The storefront's answer to a pod of its stage: the status line, as the scoped identity sees it. */
+function storefrontAnswer(io: Io, kubeconfigFile: string, namespace: string): string {
+  const kubectl = (args: string[], input?: string) =>
+    execFileSync("kubectl", ["--kubeconfig", kubeconfigFile, "-n", namespace, ...args], {
+      encoding: "utf8",
+      input,
+      stdio: ["pipe", "pipe", "pipe"],
+      timeout: 90_000,
+    });
+  const file = path.relative(process.cwd(), kubeconfigFile);
+  kubectl(["delete", "pod", STOREFRONT_PROBE, "--ignore-not-found", "--wait"]);
+  try {
+    kubectl(["create", "-f", "-"], JSON.stringify(storefrontProbePod(namespace)));
+    kubectl([
+      "wait",
+      `pod/${STOREFRONT_PROBE}`,
+      "--for=jsonpath={.status.phase}=Succeeded",
+      "--timeout=60s",
+    ]);
+    const answer = kubectl(["logs", STOREFRONT_PROBE]);
+    const status = answer.split("\r\n")[0].trim();
+    io.stderr(
+      `\n$ kubectl --kubeconfig ${file} -n ${namespace} logs ${STOREFRONT_PROBE}   # a pod that asked http://storefront/\n${status}\n=> the storefront answers inside its stage\n`,
+    );
+    return status;
+  } catch (err) {
+    const why = String((err as { stderr?: string }).stderr || err).trim();
+    throw new CliError(`the storefront did not answer the probe pod in ${namespace}: ${why}`, 1);
+  } finally {
+    kubectl(["delete", "pod", STOREFRONT_PROBE, "--ignore-not-found", "--wait=false"]);
+  }
+}
+
 export async function runDemo(args: DemoArgs, io: Io): Promise<ExitCode> {
   if (args.localEnv) adoptLocalEnv(io);
   process.env.PULUMI_CONFIG_PASSPHRASE ??= DEMO_PASSPHRASE;
@@ -178,13 +246,19 @@ export async function runDemo(args: DemoArgs, io: Io): Promise<ExitCode> {
     expected: p.expected,
     actual: scopedKubectl(io, args.out, p.what, p.args),
   }));
-  const ok = answers.every((a) => a.actual === a.expected);
+  const storefront = stages[stage].releases.storefront
+    ? storefrontAnswer(io, args.out, namespace)
+    : undefined;
+  const ok =
+    answers.every((a) => a.actual === a.expected) &&
+    (storefront === undefined || /^HTTP\/1\.[01] 200\b/.test(storefront));
 
   if (args.output === "json") {
-    writeJson(io, { stack: args.stack, stages, kubeconfigFile: args.out, answers, ok });
+    writeJson(io, { stack: args.stack, stages, kubeconfigFile: args.out, answers, storefront, ok });
   } else {
     io.stdout(`\n== stages output\n${renderStagesTable(stages)}\n`);
     io.stdout(`\n== answers: ${answers.map((a) => a.actual).join(" / ")}\n`);
+    if (storefront) io.stdout(`== storefront: ${storefront}\n`);
   }
   if (!ok) {
     throw new CliError(`expected ${answers.map((a) => a.expected).join(" / ")}`, 1);

@@ -31,6 +31,7 @@ import {
   stackLocks,
 } from "../lib/interruptedDeploy";
 import { KubeconfigSource, kubeconfigSourcesFor, readKubeconfig } from "../lib/kubeconfigSource";
+import { describePodProblems } from "../lib/podProblems";
 import { withScopedKubeconfig } from "../lib/scopedConfig";
 import { renderStagesTable, stackMode, stagesOf } from "../lib/stages";
 import { kubeconfigFileOption, outputOption, stackOption, workDirOption } from "../options";
@@ -222,6 +223,25 @@ async function repairStuckReleases(
   }
 }
 
+/**
+ * After a failed up: the reasons of the stage pods that are not Ready (an image that cannot be
+ * pulled, a crash loop), which Helm's and Pulumi's timeouts leave unsaid. Best effort: a read that
+ * fails adds nothing to the message.
+ */
+async function podsNotReady(kc: KubeConfig, target: DeliveryTarget): Promise<string> {
+  const { CoreV1Api } = await import("@kubernetes/client-node");
+  const core = kc.makeApiClient(CoreV1Api);
+  const pods = [];
+  for (const { namespace } of Object.values(target.stages)) {
+    try {
+      pods.push(...(await core.listNamespacedPod({ namespace })).items);
+    } catch {
+      // The failure above already says what is wrong with the credential or the server.
+    }
+  }
+  return describePodProblems(pods);
+}
+
 /** Before `up`: refuse a locked stack or interrupted creates; repair stuck Helm revisions. */
 async function recoverInterrupted(
   stack: Stack,
@@ -312,7 +332,9 @@ export async function runDeploy(args: DeployArgs, io: Io): Promise<ExitCode> {
       result = await up();
     }
   } catch (err) {
-    throw new CliError(deployFailure(args, ctx, commandFailure(err)));
+    const failure = deployFailure(args, ctx, commandFailure(err));
+    const pods = kc ? await podsNotReady(kc, target) : "";
+    throw new CliError(pods ? `${failure}\n${pods}` : failure);
   }
   if (args.output === "json") writeJson(io, deployJson(args.stack, result));
   else io.stdout(`\n${renderStagesTable(stagesOf(result.outputs))}\n`);

@@ -1,12 +1,10 @@
 // Tiller (Helm v2) proven with the real Helm v2 client and Tiller v2.17.0 (hack/toolchain/helm2),
-// against the real API server. One access stack, two stages: `c` runs Tiller in the cluster,
-// `l` runs it locally through `scoped-cd helm2`. With no kubelet here, the in-cluster Tiller is
-// the real binary run as a local process holding exactly what its pod would hold: a token of its
-// ServiceAccount (minted with TokenRequest, as the kubelet would) and the Deployment's flags.
+// against the real API server. One access stack, two stages: `c` runs Tiller in the cluster, as a
+// real container on the local cluster's real node (the image is the toolchain's own tiller build,
+// hack/toolchain.sh images), reached by the Helm v2 client through port-forward with the stage's
+// scoped kubeconfig only; `l` runs it locally through `scoped-cd helm2`.
 import * as assert from "node:assert/strict";
-import { ChildProcess, spawn } from "node:child_process";
 import * as fs from "node:fs";
-import * as http from "node:http";
 import * as os from "node:os";
 import * as path from "node:path";
 import { adminClients, canI, Clients, clientsFor, statusOf, tokenOf } from "./kube";
@@ -20,7 +18,6 @@ import {
   uniqueSuffix,
   waitFor,
 } from "./support";
-import { freePort } from "../../cli/commands/helm2";
 
 const suffix = uniqueSuffix();
 const NS_C = `e2e-tiller-c-${suffix}`;
@@ -51,27 +48,24 @@ function record(command: string, out: string) {
   transcript.push(`$ ${command}\n${out.trimEnd()}\n`);
 }
 
-const ready = (port: number) =>
-  new Promise<true | undefined>((resolve) => {
-    const req = http.get({ host: "127.0.0.1", port, path: "/readiness", timeout: 1000 }, (res) => {
-      res.resume();
-      resolve(res.statusCode === 200 ? true : undefined);
-    });
-    req.on("error", () => resolve(undefined));
-    req.on("timeout", () => req.destroy());
-  });
-
-/** helm2 with the given HELM_HOST; resolves with exit code and output (never rejects). */
+/**
+ * helm2 through port-forward to the in-cluster Tiller of `namespace`, with the kubeconfig file
+ * given (and no other credential); resolves with exit code and output (never rejects).
+ */
 async function helm2(
-  host: string,
+  target: { kubeconfig: string; tillerNamespace: string },
   helmHome: string,
   ...args: string[]
 ): Promise<{ code: number; out: string }> {
   try {
-    const { stdout, stderr } = await execFileAsync("helm2", ["--host", host, ...args], {
-      env: { ...process.env, HELM_HOME: helmHome, KUBECONFIG: "/nonexistent" },
-      timeout: 120_000,
-    });
+    const { stdout, stderr } = await execFileAsync(
+      "helm2",
+      ["--tiller-namespace", target.tillerNamespace, ...args],
+      {
+        env: { ...process.env, HELM_HOME: helmHome, KUBECONFIG: target.kubeconfig },
+        timeout: 120_000,
+      },
+    );
     record(`helm2 ${args.join(" ")}`, stdout + stderr);
     return { code: 0, out: stdout + stderr };
   } catch (err) {
@@ -90,8 +84,7 @@ describe("Tiller with a real Helm v2 client", function () {
   let kubeconfigs: Record<string, string>;
   let tillerAccount: string;
   let tillerToken: string;
-  let tiller: ChildProcess | undefined;
-  let host: string;
+  let target: { kubeconfig: string; tillerNamespace: string };
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "scoped-cd-tiller-e2e-")); // 0700
   const helmHome = path.join(tmp, "helm-home");
 
@@ -109,7 +102,6 @@ describe("Tiller with a real Helm v2 client", function () {
   });
 
   after(async function () {
-    if (tiller && tiller.exitCode === null) tiller.kill("SIGKILL");
     if (process.env.E2E_VERBOSE) console.log(transcript.join("\n"));
     if (process.env.E2E_VERBOSE || this.currentTest?.state === "failed")
       console.log(t?.log.join(""));
@@ -118,54 +110,93 @@ describe("Tiller with a real Helm v2 client", function () {
     fs.rmSync(tmp, { recursive: true, force: true });
   });
 
-  describe("in the cluster (tiller.mode cluster), as its own ServiceAccount", () => {
+  describe("in the cluster (tiller.mode cluster), as a real container with its own ServiceAccount", () => {
     before(async () => {
-      // The credential the pod would hold: a token of Tiller's ServiceAccount, minted with the
-      // admin credential as the kubelet would, in a kubeconfig in a 0700 dir (never on argv).
+      // A token of Tiller's ServiceAccount, minted with the admin credential as the kubelet does
+      // for the pod: the rotation test below shows that a copy of it dies with the rotation.
       const minted = await admin.core.createNamespacedServiceAccountToken({
         name: tillerAccount,
         namespace: NS_C,
         body: { spec: { audiences: [], expirationSeconds: 600 } },
       });
       tillerToken = minted.status!.token;
-      const kubeconfigFile = path.join(tmp, "tiller.kubeconfig");
-      fs.writeFileSync(
-        kubeconfigFile,
-        kubeconfigs.c.replace(await tokenOf(kubeconfigs.c), tillerToken),
-        { mode: 0o600 },
-      );
-      // The Deployment's own flags and environment, with loopback ports of our choosing.
-      const deployment = await admin.apps.readNamespacedDeployment({
-        name: "tiller-deploy",
-        namespace: NS_C,
+      // The stage's scoped kubeconfig is all the Helm client gets (a 0600 file in a 0700 dir).
+      const kubeconfig = path.join(tmp, "scoped.kubeconfig");
+      fs.writeFileSync(kubeconfig, kubeconfigs.c, { mode: 0o600 });
+      target = { kubeconfig, tillerNamespace: NS_C };
+      await waitFor("the Tiller pod to run and be Ready", 120, async () => {
+        const pods = await admin.core.listNamespacedPod({
+          namespace: NS_C,
+          labelSelector: "app=helm,name=tiller",
+        });
+        return pods.items.some((p) =>
+          p.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True"),
+        )
+          ? true
+          : undefined;
       });
-      const container = deployment.spec!.template.spec!.containers[0];
-      const [grpc, probe] = [await freePort(), await freePort()];
-      const args = container.args!.map((a) =>
-        a.startsWith("--listen=")
-          ? `--listen=localhost:${grpc}`
-          : a.startsWith("--probe-listen=")
-            ? `--probe-listen=localhost:${probe}`
-            : a,
+    });
+
+    it("runs Tiller's process as non-root, with no capabilities, on a read-only root filesystem", async () => {
+      const pod = (
+        await admin.core.listNamespacedPod({
+          namespace: NS_C,
+          labelSelector: "app=helm,name=tiller",
+        })
+      ).items[0];
+      assert.equal(pod.spec!.serviceAccountName, tillerAccount);
+      const containerId = pod.status!.containerStatuses![0].containerID!.replace(
+        /^containerd:\/\//,
+        "",
       );
+      // The container's process as the kernel sees it (containerd's task list gives its PID).
+      const { stdout: tasks } = await execFileAsync("ctr", [
+        "--address",
+        process.env.SCOPED_CD_CONTAINERD_SOCK!,
+        "-n",
+        "k8s.io",
+        "tasks",
+        "ls",
+      ]);
+      const pid = tasks
+        .split("\n")
+        .find((l) => l.startsWith(containerId))
+        ?.split(/\s+/)[1];
+      assert.ok(pid, `no task for container ${containerId}`);
+      const status = fs.readFileSync(`/proc/${pid}/status`, "utf8");
+      assert.match(
+        fs.readFileSync(`/proc/${pid}/cmdline`, "utf8"),
+        /^\/tiller\0--storage=secret\0/,
+      );
+      assert.match(status, /^Uid:\t65534\t65534\t65534\t65534$/m);
+      assert.match(status, /^Gid:\t65534\t65534\t65534\t65534$/m);
+      assert.match(status, /^CapEff:\t0000000000000000$/m);
+      assert.match(status, /^CapPrm:\t0000000000000000$/m);
+      assert.match(status, /^NoNewPrivs:\t1$/m);
+      assert.match(status, /^Seccomp:\t2$/m, "RuntimeDefault seccomp filter");
+      const root = fs
+        .readFileSync(`/proc/${pid}/mountinfo`, "utf8")
+        .split("\n")
+        .find((l) => l.split(" ")[4] === "/");
+      assert.match(root ?? "", /^\S+ \S+ \S+ \S+ \/ (ro|ro,\S*) /, `root mount: ${root}`);
+      // And the gRPC port is on the pod's loopback only: no Service, nothing on the pod IP.
+      const services = await admin.core.listNamespacedService({ namespace: NS_C });
       assert.deepEqual(
-        args.filter((a) => !a.includes("listen")),
-        ["--storage=secret", "--history-max=10"],
+        services.items.filter((s) => s.spec?.ports?.some((p) => p.port === 44134)),
+        [],
       );
-      const env = Object.fromEntries(container.env!.map((e) => [e.name, e.value!]));
-      assert.deepEqual(env, { TILLER_NAMESPACE: NS_C });
-      tiller = spawn("tiller", args, {
-        // HOME: client-go keeps its discovery cache under $HOME/.kube (without one, in the cwd).
-        env: { PATH: process.env.PATH!, HOME: tmp, ...env, KUBECONFIG: kubeconfigFile },
-        stdio: "ignore",
-      });
-      await waitFor("tiller to be ready", 30, () => ready(probe));
-      host = `localhost:${grpc}`;
+      const { stdout: listening } = await execFileAsync("nsenter", [
+        `--net=/proc/${pid}/ns/net`,
+        "ss",
+        "-Hltn",
+      ]);
+      assert.match(listening, /127\.0\.0\.1:44134/);
+      assert.doesNotMatch(listening, /(\*|0\.0\.0\.0|\[::\]):44134/);
     });
 
     it("installs, upgrades, lists and rolls back the sample chart in the stage namespace", async () => {
       const install = await helm2(
-        host,
+        target,
         helmHome,
         "install",
         STOREFRONT,
@@ -175,8 +206,13 @@ describe("Tiller with a real Helm v2 client", function () {
         NS_C,
       );
       assert.equal(install.code, 0, install.out);
+      // What Tiller installed runs on the node.
+      await waitFor("the release's Deployment to be Ready", 90, async () => {
+        const d = await admin.apps.readNamespacedDeployment({ name: "web", namespace: NS_C });
+        return d.status?.readyReplicas === d.spec?.replicas ? true : undefined;
+      });
       const upgrade = await helm2(
-        host,
+        target,
         helmHome,
         "upgrade",
         "web",
@@ -189,15 +225,15 @@ describe("Tiller with a real Helm v2 client", function () {
         (await admin.core.readNamespacedConfigMap({ name: "web-config", namespace: NS_C })).data!
           .greeting;
       assert.equal(await greeting(), "second");
-      const rollback = await helm2(host, helmHome, "rollback", "web", "1");
+      const rollback = await helm2(target, helmHome, "rollback", "web", "1");
       assert.equal(rollback.code, 0, rollback.out);
       assert.equal(await greeting(), "hello from scoped-cd");
-      const ls = await helm2(host, helmHome, "ls", "--all");
+      const ls = await helm2(target, helmHome, "ls", "--all");
       assert.match(
         ls.out,
         new RegExp(`web\\s+3\\s.*DEPLOYED\\s+helm2-storefront-1.4.2\\s.*${NS_C}`),
       );
-      await helm2(host, helmHome, "history", "web");
+      await helm2(target, helmHome, "history", "web");
       // Release records: Secrets in the stage namespace, owned by Tiller.
       const records = await admin.core.listNamespacedSecret({
         namespace: NS_C,
@@ -217,7 +253,7 @@ describe("Tiller with a real Helm v2 client", function () {
       it(`refuses ${chart} with the API server's 403, and nothing outside the namespace changes`, async () => {
         const name = `esc-${chart.includes("cluster") ? "c" : "n"}`;
         const result = await helm2(
-          host,
+          target,
           helmHome,
           "install",
           path.join(CHARTS, chart),
@@ -355,7 +391,6 @@ describe("Tiller with a real Helm v2 client", function () {
           }),
         );
       assert.equal(await asTiller(), 0, "the Tiller token works before the rotation");
-      if (tiller && tiller.exitCode === null) tiller.kill("SIGTERM");
       t.setConfig(stackConfig("r2"));
       const up = await t.stack.up({ onOutput: collect(t) });
       assert.notEqual(up.outputs.stages.value.c.tiller.serviceAccount, tillerAccount);
