@@ -46,6 +46,11 @@ export interface StageSummary {
   /** `enabled` is null in a delivery stack that does not know its access stack. */
   tiller: TillerSummary;
   releases: Record<string, ReleaseSummary>;
+  /**
+   * Objects `verify` and `drift` expect in the namespace besides the releases' and the access
+   * layer's (`stages.<stage>.inventory.acknowledge`). Absent in outputs written before it existed.
+   */
+  inventory?: { acknowledge: { kind: string; name: string }[] };
 }
 
 /** The stack's outputs as values (`kubeconfigs` is a secret output: only with --show-secrets). */

@@ -177,6 +177,8 @@ export class Stage extends pulumi.ComponentResource {
             }
           : (upstream?.tiller ?? { enabled: null, namespace: null }),
         releases,
+        // This stack's own acknowledgements (a delivery stack's, not its access stack's).
+        inventory: { acknowledge: [...cfg.inventory.acknowledge] },
       }));
 
     // The kubeconfig is a property only: the stack's `kubeconfigs` output is its one copy in the

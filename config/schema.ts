@@ -24,6 +24,36 @@ const releaseSchema = z.strictObject({
   timeoutSeconds: z.number().int().positive().max(3600).default(300),
 });
 
+/**
+ * `stages.<stage>.inventory`: objects `verify` and `drift` expect in the namespace although no
+ * release and not the access layer manages them (policy/inventory.ts). By kind and exact name, so
+ * an acknowledgement silences exactly one object.
+ */
+const inventorySchema = z
+  .strictObject({
+    acknowledge: z
+      .array(
+        z.strictObject({
+          kind: z
+            .string()
+            .regex(/^[A-Z][A-Za-z0-9]*$/, "must be a Kubernetes kind such as ConfigMap"),
+          name: z
+            .string()
+            .regex(
+              /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/,
+              "must be an object name (lowercase letters, digits, '-' and '.')",
+            )
+            .max(253, "must be at most 253 characters"),
+        }),
+      )
+      .refine(
+        (l) => new Set(l.map((a) => `${a.kind}/${a.name}`)).size === l.length,
+        "must not repeat an entry",
+      )
+      .default([]),
+  })
+  .prefault({});
+
 export const stageSchema = z.strictObject({
   namespace: dnsLabel(63).optional(),
   deletable: z.boolean().default(false),
@@ -32,6 +62,7 @@ export const stageSchema = z.strictObject({
   tiller: tillerSchema,
   releases: z.record(z.string(), releaseSchema).default({}),
   promoteFrom: stackName.optional(),
+  inventory: inventorySchema,
 });
 
 const clusterSchema = z.strictObject({

@@ -11,17 +11,24 @@
 // mostly waiting on its API server, so the report takes about as long as the slowest stack.
 //
 // Besides the preview, each stage's namespace is searched for RoleBindings that grant a stage Role
-// to an identity scoped-cd did not make (possible with allowRbac, and not undone by a rotation):
-// the preview cannot see them because no stack owns them.
+// to an identity scoped-cd did not make (possible with allowRbac, and not undone by a rotation),
+// and inventoried for objects nothing of the stack declares (cli/lib/inventory.ts): the preview
+// cannot see either because no stack owns them.
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { EngineEvent, LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
-import { OUTPUT_NAMES } from "../../components/outputs";
+import { OUTPUT_NAMES, StageSummary } from "../../components/outputs";
 import { CliError, commandFailure, plainText } from "../errors";
 import { EXIT_COULD_NOT_RUN, EXIT_FOUND, EXIT_OK, ExitCode } from "../exitCodes";
 import { Io, OutputFormat, writeJson } from "../io";
-import { analyze, driftExitCode, renderDriftReport, StackPreview } from "../lib/driftReport";
+import {
+  analyze,
+  driftExitCode,
+  renderDriftReport,
+  StackPreview,
+  UndeclaredInStage,
+} from "../lib/driftReport";
 import { strayGrantsIn } from "../lib/identityCheck";
 import {
   assertReadable,
@@ -29,7 +36,8 @@ import {
   kubeconfigSourcesFor,
   readKubeconfig,
 } from "../lib/kubeconfigSource";
-import { stagesOf } from "../lib/stages";
+import { stackMode, stagesOf } from "../lib/stages";
+import { stageInventory } from "../lib/inventory";
 import { deliveryCredentialHint } from "../lib/credentialProblems";
 import { withScopedKubeconfig } from "../lib/scopedConfig";
 import {
@@ -71,7 +79,7 @@ export function defineDrift(program: Command): Command {
     .command("drift")
     .summary("refreshing preview of stacks, as a Markdown drift report")
     .description(
-      "Preview each stack with --refresh and render one Markdown report (also written to --out).\n\nExit: 0 clean, 1 changes or drift, 2 some stack could not be previewed.",
+      "Preview each stack with --refresh and render one Markdown report (also written to --out), with each stage's identities outside the stack and objects nothing declares.\n\nExit: 0 clean, 1 changes, drift or undeclared objects, 2 some stack could not be previewed.",
     )
     .addOption(repeatableStackOption("stack to preview (repeatable, in report order)"))
     .addOption(kubeconfigFileOption(true))
@@ -187,32 +195,70 @@ async function previewStack(
     );
     return { stack: stackName, error: hint ? `${reason}\n${hint}` : reason };
   }
+  let strayGrants: string[];
   try {
-    return { stack: stackName, events, strayGrants: await strayGrantsOf(stack, kubeconfig) };
+    strayGrants = await strayGrantsOf(stack, kubeconfig);
   } catch (err) {
     return {
       stack: stackName,
       error: `the preview ran, but the search for identities outside the stack failed: ${commandFailure(err)}`,
     };
   }
+  try {
+    return {
+      stack: stackName,
+      events,
+      strayGrants,
+      undeclared: await undeclaredOf(stack, kubeconfig),
+    };
+  } catch (err) {
+    return {
+      stack: stackName,
+      error: `the preview ran, but the inventory of the stage namespaces failed: ${commandFailure(err)}`,
+    };
+  }
+}
+
+/** Each stage's kubeconfig: the file given for a delivery stack, else the stack's own output. */
+async function stageKubeconfigs(
+  stack: Stack,
+  kubeconfig: KubeconfigSource | undefined,
+): Promise<{ stage: string; summary: StageSummary; yaml: string }[]> {
+  const outputs = await stack.outputs();
+  const stages = stagesOf(outputs);
+  const exported = (outputs[OUTPUT_NAMES.kubeconfigs]?.value ?? {}) as Record<string, string>;
+  const out = [];
+  for (const [stage, summary] of Object.entries(stages)) {
+    const yaml = kubeconfig ? readKubeconfig(kubeconfig) : exported[stage];
+    if (yaml) out.push({ stage, summary, yaml });
+  }
+  return out;
+}
+
+/** The inventory of each stage namespace, as the stage's scoped identity. */
+async function undeclaredOf(
+  stack: Stack,
+  kubeconfig: KubeconfigSource | undefined,
+): Promise<UndeclaredInStage[]> {
+  const accessOnly = (await stackMode(stack)) === "access";
+  const found: UndeclaredInStage[] = [];
+  for (const { stage, summary, yaml } of await stageKubeconfigs(stack, kubeconfig)) {
+    const inv = await stageInventory(yaml, summary, accessOnly);
+    for (const u of inv.undeclared) found.push({ ...u, stage, namespace: summary.namespace });
+  }
+  return found;
 }
 
 /**
- * Stray grants in each stage of the stack, as the stage's scoped identity: the kubeconfig file
- * given for a delivery stack, else the access stack's own `kubeconfigs` output (kept in memory).
- * A stage whose identity may not list RoleBindings (no allowRbac) has none to report.
+ * Stray grants in each stage of the stack, as the stage's scoped identity. A stage whose identity
+ * may not list RoleBindings (no allowRbac) has none to report.
  */
 async function strayGrantsOf(
   stack: Stack,
   kubeconfig: KubeconfigSource | undefined,
 ): Promise<string[]> {
-  const outputs = await stack.outputs();
-  const stages = stagesOf(outputs);
-  const exported = (outputs[OUTPUT_NAMES.kubeconfigs]?.value ?? {}) as Record<string, string>;
   const stray: string[] = [];
-  for (const [stage, summary] of Object.entries(stages)) {
-    const yaml = kubeconfig ? readKubeconfig(kubeconfig) : exported[stage];
-    if (!yaml) continue;
+  for (const { stage, summary, yaml } of await stageKubeconfigs(stack, kubeconfig)) {
     for (const grant of (await strayGrantsIn(yaml, summary)) ?? []) {
       stray.push(`stage ${stage} (namespace ${summary.namespace}): ${grant}`);
     }

@@ -14,6 +14,7 @@ import { CliError } from "../errors";
 import { EXIT_FOUND, EXIT_OK, ExitCode } from "../exitCodes";
 import { Io, OutputFormat, writeJson } from "../io";
 import { expiresWithin } from "../../policy/credentials";
+import type { UndeclaredObject } from "../../policy/inventory";
 import {
   credentialProblemOfError,
   describeScopedProblem,
@@ -96,7 +97,11 @@ export function verifyArgs(opts: VerifyOptions): VerifyArgs {
 }
 
 /** The stages to check, each with its kubeconfig (from the file, else the stack's output). */
-export function stageTargets(args: VerifyArgs, outputs: Partial<StackOutputValues>): StageTarget[] {
+export function stageTargets(
+  args: VerifyArgs,
+  outputs: Partial<StackOutputValues>,
+  mode?: string,
+): StageTarget[] {
   const stages = outputs.stages;
   if (!stages || Object.keys(stages).length === 0) {
     throw new CliError(`stack ${args.stack} has no stages output: has it been deployed?`);
@@ -119,6 +124,7 @@ export function stageTargets(args: VerifyArgs, outputs: Partial<StackOutputValue
     siblingNamespaces: Object.values(stages)
       .map((s) => s.namespace)
       .filter((ns) => ns !== stages[stage].namespace),
+    ...(mode ? { mode } : {}),
   });
 
   if (args.kubeconfig) {
@@ -150,6 +156,8 @@ export interface StageResult {
   readonly tiller: boolean | null;
   readonly checks: readonly CheckRow[];
   readonly surprises: number;
+  /** The inventory's undeclared objects (also rows of `checks`). */
+  readonly undeclared: readonly UndeclaredObject[];
 }
 
 /** The `--output json` document. */
@@ -199,6 +207,9 @@ async function checkStage(
     tiller: target.summary.tiller?.enabled ?? null,
     checks: rows,
     surprises: rows.filter((r) => !r.ok).length,
+    undeclared: rows
+      .filter((r) => r.check === "inventory" && !r.ok && r.object)
+      .map((r) => r.object!),
   };
 }
 
@@ -223,7 +234,7 @@ export async function runVerify(
     source: args.kubeconfig ? ("file" as const) : ("access-stack" as const),
   };
   const results: StageResult[] = [];
-  for (const target of stageTargets(args, outputs)) {
+  for (const target of stageTargets(args, outputs, mode)) {
     const result = await checkStage(target, checks, credential);
     results.push(result);
     const expiry = credentialExpiryWarning(target.stage, target.summary);

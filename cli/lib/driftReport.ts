@@ -15,6 +15,7 @@ import * as crypto from "node:crypto";
 import { runtime } from "@pulumi/pulumi";
 import type { EngineEvent, OpType, StepEventMetadata } from "@pulumi/pulumi/automation";
 import diff from "microdiff";
+import type { UndeclaredObject } from "../../policy/inventory";
 
 /**
  * One stack's preview: its engine events (and the grants to identities no stack made, found
@@ -25,8 +26,15 @@ export type StackPreview =
       readonly stack: string;
       readonly events: readonly EngineEvent[];
       readonly strayGrants?: readonly string[];
+      readonly undeclared?: readonly UndeclaredInStage[];
     }
   | { readonly stack: string; readonly error: string };
+
+/** An object of a stage namespace that neither a release nor the access layer manages. */
+export interface UndeclaredInStage extends UndeclaredObject {
+  readonly stage: string;
+  readonly namespace: string;
+}
 
 export type ChangeKind = "create" | "update" | "replace" | "delete";
 export const CHANGE_KINDS: readonly ChangeKind[] = ["create", "update", "replace", "delete"];
@@ -81,6 +89,8 @@ export interface StackAnalysis {
   readonly planned: readonly PlannedChange[];
   /** RoleBindings granting a stage Role to an identity scoped-cd did not make (allowRbac). */
   readonly strayGrants: readonly string[];
+  /** The inventory: objects in the stages' namespaces that nothing of the stack declares. */
+  readonly undeclared: readonly UndeclaredInStage[];
 }
 
 export type StackOutcome = StackAnalysis | { readonly stack: string; readonly error: string };
@@ -344,6 +354,7 @@ export function analyzeStack(
   stack: string,
   events: readonly EngineEvent[],
   strayGrants: readonly string[] = [],
+  undeclared: readonly UndeclaredInStage[] = [],
 ): StackAnalysis {
   const resources = new Set<string>();
   const drifted = new Map<string, DriftedResource>();
@@ -387,12 +398,18 @@ export function analyzeStack(
         a.label.localeCompare(b.label),
     ),
     strayGrants: [...strayGrants].sort(),
+    undeclared: [...undeclared].sort(
+      (a, b) =>
+        a.stage.localeCompare(b.stage) ||
+        a.kind.localeCompare(b.kind) ||
+        a.name.localeCompare(b.name),
+    ),
   };
 }
 
 export function analyze(previews: readonly StackPreview[]): StackOutcome[] {
   return previews.map((p) =>
-    "error" in p ? p : analyzeStack(p.stack, p.events, p.strayGrants ?? []),
+    "error" in p ? p : analyzeStack(p.stack, p.events, p.strayGrants ?? [], p.undeclared ?? []),
   );
 }
 
@@ -402,7 +419,7 @@ function hasChanges(a: StackAnalysis): boolean {
 
 /** Anything a reviewer must look at: drift, planned changes, or identities outside the stack. */
 function hasFindings(a: StackAnalysis): boolean {
-  return hasChanges(a) || a.strayGrants.length > 0;
+  return hasChanges(a) || a.strayGrants.length > 0 || a.undeclared.length > 0;
 }
 
 /** 0: every stack clean; 1: some stack has changes or drift; 2: some stack could not run. */
@@ -428,6 +445,10 @@ function verdict(outcomes: readonly StackOutcome[]): string {
     .filter((o): o is StackAnalysis => !("error" in o) && o.strayGrants.length > 0)
     .map((o) => o.stack);
   if (stray.length > 0) parts.push(`**identities outside the stack:** ${stray.join(", ")}`);
+  const undeclared = outcomes
+    .filter((o): o is StackAnalysis => !("error" in o) && o.undeclared.length > 0)
+    .map((o) => o.stack);
+  if (undeclared.length > 0) parts.push(`**undeclared objects:** ${undeclared.join(", ")}`);
   return parts.length > 0 ? parts.join("; ") : "**clean:** no changes, no drift";
 }
 
@@ -453,6 +474,36 @@ function stackSection(outcome: StackOutcome): string[] {
       "",
     );
     for (const grant of outcome.strayGrants) lines.push(`- ${grant}`);
+    lines.push("");
+  }
+
+  if (outcome.undeclared.length > 0) {
+    lines.push(
+      `### Objects nothing declares (${outcome.undeclared.length})`,
+      "",
+      "In a stage namespace, but no release of the stack (by its manifest) and not the access layer manages them, nor a controller made them for one that does; a rotation leaves them. Delete them, or acknowledge an expected one in `scoped-cd:stages.<stage>.inventory.acknowledge`.",
+      "",
+      "| stage | kind | name | age | created by | note |",
+      "| --- | --- | --- | --- | --- | --- |",
+    );
+    for (const u of outcome.undeclared) {
+      const note = [
+        u.children > 0 ? `${u.children} controlled object${u.children === 1 ? "" : "s"}` : "",
+        u.note ?? "",
+      ]
+        .filter(Boolean)
+        .join("; ");
+      lines.push(
+        row([
+          u.stage,
+          u.kind,
+          code(u.name),
+          u.age,
+          u.creator ? code(u.creator) : "unknown",
+          note || "—",
+        ]),
+      );
+    }
     lines.push("");
   }
 

@@ -3,11 +3,13 @@
 // admission dry-run probe) is one more entry in STAGE_CHECKS.
 import { buildContainmentMatrix, Expectation } from "../../policy/containment";
 import type { StageSummary } from "../../components/outputs";
+import type { UndeclaredObject } from "../../policy/inventory";
 import { admissionProbeCheck } from "./admissionCheck";
 import { checkContainment } from "./containmentCheck";
 import { identityRulesCheck } from "./rulesCheck";
 import { strayGrantsCheck } from "./identityCheck";
 import { inClusterTiller, tillerCheck } from "./tillerCheck";
+import { inventoryCheck } from "./inventory";
 
 /** One stage of a stack, with the kubeconfig to ask as. */
 export interface StageTarget {
@@ -20,6 +22,8 @@ export interface StageTarget {
   readonly otherNamespace: string;
   /** The namespaces of the stack's other stages: as far out of reach as any. */
   readonly siblingNamespaces?: readonly string[];
+  /** The stack's mode (`access` stacks declare no releases: the inventory counts every stored one). */
+  readonly mode?: string;
 }
 
 /** One answer, expected or not. */
@@ -33,6 +37,8 @@ export interface CheckRow {
   readonly note?: string;
   /** The authorizer's reason or evaluation error, when it gave one. */
   readonly reason?: string;
+  /** The inventory check: the undeclared (or acknowledged) object the row is about. */
+  readonly object?: UndeclaredObject;
 }
 
 export interface StageCheck {
@@ -70,4 +76,5 @@ export const STAGE_CHECKS: readonly StageCheck[] = [
   admissionProbeCheck,
   strayGrantsCheck,
   tillerCheck,
+  inventoryCheck,
 ];

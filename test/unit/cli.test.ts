@@ -415,6 +415,7 @@ describe("scoped-cd output", () => {
       "resources",
       "stack",
       "strayGrants",
+      "undeclared",
     ]);
     assert.deepEqual(clean.counts, { create: 0, update: 0, replace: 0, delete: 0 });
     assert.equal(drifted.drifted.length, 3);
@@ -439,6 +440,7 @@ describe("scoped-cd output", () => {
       tiller: false,
       checks: [row(true), row(!surprise)],
       surprises: surprise ? 1 : 0,
+      undeclared: [],
     });
     assert.deepEqual(verifyJson("test", [result(false)]), {
       stack: "test",
