@@ -46,6 +46,11 @@ export interface HelmReleaseContents {
   readonly name: string;
   /** `Kind/name` of every object in the current manifest and in every stored revision's hooks. */
   readonly objects: ReadonlySet<string>;
+  /**
+   * `Kind/name` of the hooks of every stored revision: Helm writes no ownership annotation on a
+   * hook, so a hook's object is recognised by kind and name alone.
+   */
+  readonly hooks?: ReadonlySet<string>;
 }
 
 /** An expected extra the stage acknowledges (`stages.<stage>.inventory.acknowledge`). */
@@ -161,6 +166,9 @@ function directOwner(
   }
   // A Service's Endpoints carry its name and no owner reference.
   if (o.kind === "Endpoints" && services.has(o.metadata.name)) return { managed: true };
+  // A hook of a release of the stack (Helm annotates no hook).
+  if (ctx.helm.some((r) => inStack(r.name) && r.hooks?.has(key(o.kind, o.metadata.name))))
+    return { managed: true };
   return { managed: false };
 }
 
@@ -207,9 +215,15 @@ export function undeclaredObjects(
             ),
         );
 
+  // A Service's Endpoints (same name, no owner reference) belong to it, declared or not.
+  const endpointsOwner = (o: InventoryObject): InventoryObject | undefined =>
+    o.kind === "Endpoints"
+      ? live.find((s) => s.kind === "Service" && s.metadata.name === o.metadata.name)
+      : undefined;
+
   const roots = new Map<InventoryObject, number>();
   for (const o of live) {
-    const root = claimOwner(o) ?? rootOf(o);
+    const root = claimOwner(o) ?? endpointsOwner(o) ?? rootOf(o);
     if (direct.get(root)?.managed) continue;
     roots.set(root, (roots.get(root) ?? 0) + (root === o ? 0 : 1));
   }

@@ -169,13 +169,15 @@ export function helmReleases(objects: readonly InventoryObject[]): HelmReleaseCo
     const deployed = [...revisions].reverse().find((r) => r.status === "deployed");
     const current = revisions.filter((r) => !deployed || r.version >= deployed.version);
     const objects = new Set<string>();
+    const hooks = new Set<string>();
     for (const r of current) for (const k of manifestObjects(r.release.manifest)) objects.add(k);
     for (const r of revisions)
       for (const h of r.release.hooks ?? []) {
-        if (h.kind && h.name) objects.add(`${h.kind}/${h.name}`);
-        for (const k of manifestObjects(h.manifest)) objects.add(k);
+        if (h.kind && h.name) hooks.add(`${h.kind}/${h.name}`);
+        for (const k of manifestObjects(h.manifest)) hooks.add(k);
       }
-    return { name, objects };
+    for (const k of hooks) objects.add(k);
+    return { name, objects, hooks };
   });
 }
 

@@ -82,14 +82,15 @@ const helm = (release: string) => ({
 });
 const access = { labels: { "app.kubernetes.io/managed-by": "scoped-cd" } };
 
+const HOOKS = ["Job/web-migrate"];
 const MANIFEST = [
+  ...HOOKS,
   "Deployment/web",
   "Service/web",
   "ConfigMap/web-config",
   "CronJob/web-report",
   "HorizontalPodAutoscaler/web",
   "PodDisruptionBudget/web",
-  "Job/web-migrate", // a pre-upgrade hook
 ];
 
 /** A clean stage: a chart with hooks, a CronJob, an HPA and a PDB; in-cluster Tiller. */
@@ -104,7 +105,8 @@ function cleanStage(): InventoryObject[] {
     manager: "kube-controller-manager",
   });
   const cronPod = obj("Pod", "web-report-29000000-x1", { owner: cronJob });
-  const hook = obj("Job", "web-migrate", { ...helm("web"), apiVersion: "batch/v1" });
+  // Helm writes no ownership annotation on a hook: known by the release's stored hooks only.
+  const hook = obj("Job", "web-migrate", { apiVersion: "batch/v1" });
   const hookPod = obj("Pod", "web-migrate-q2", { owner: hook });
   const tiller = obj("Deployment", "tiller-deploy", { ...access, apiVersion: "apps/v1" });
   const tillerRs = obj("ReplicaSet", "tiller-deploy-7c", { owner: tiller, labels: access.labels });
@@ -152,7 +154,7 @@ function cleanStage(): InventoryObject[] {
 
 const ctx = (over: Partial<InventoryContext> = {}): InventoryContext => ({
   releases: ["web"],
-  helm: [{ name: "web", objects: new Set(MANIFEST) }],
+  helm: [{ name: "web", objects: new Set(MANIFEST), hooks: new Set(HOOKS) }],
   tillerReleases: ["legacy-web"],
   acknowledged: [],
   now: NOW,
@@ -184,6 +186,7 @@ describe("the inventory of a stage namespace", () => {
     const leftovers = [
       obj("ConfigMap", "leak", { manager: "kubectl-create", created: "2026-12-02T05:59:15Z" }),
       obj("Service", "leak", { manager: "curl" }),
+      obj("Endpoints", "leak", { manager: "kube-controller-manager" }),
       obj("CronJob", "leak", { apiVersion: "batch/v1", created: "2026-11-29T06:00:00Z" }),
       deploy,
       rs,
@@ -196,7 +199,7 @@ describe("the inventory of a stage namespace", () => {
         ["ConfigMap", "leak", "45s", "kubectl-create", 0],
         ["CronJob", "leak", "3d", "helm", 0],
         ["Deployment", "persist", "12m", "kubectl-create", 2],
-        ["Service", "leak", "5m", "curl", 0],
+        ["Service", "leak", "5m", "curl", 1],
       ],
     );
   });
@@ -259,7 +262,11 @@ describe("the inventory of a stage namespace", () => {
       obj("PersistentVolumeClaim", "data-db-1"),
     ];
     const stranger = obj("PersistentVolumeClaim", "data-other-0");
-    const c = ctx({ helm: [{ name: "web", objects: new Set([...MANIFEST, "StatefulSet/db"]) }] });
+    const c = ctx({
+      helm: [
+        { name: "web", objects: new Set([...MANIFEST, "StatefulSet/db"]), hooks: new Set(HOOKS) },
+      ],
+    });
     assert.deepEqual(
       undeclaredObjects([...cleanStage(), sts, ...claims, stranger], c).undeclared.map(
         (u) => u.name,
@@ -331,6 +338,11 @@ describe("reading Helm's storage and the API's discovery", () => {
       storage(3, "pending-upgrade", cm("next"), [
         { kind: "Pod", name: "test", manifest: cm("hook-config") },
       ]),
+    ]);
+    assert.deepEqual([...release.hooks!].sort(), [
+      "ConfigMap/hook-config",
+      "Job/migrate-1",
+      "Pod/test",
     ]);
     assert.deepEqual([...release.objects].sort(), [
       "ConfigMap/current",
