@@ -143,7 +143,9 @@ subjectAltName=IP:127.0.0.1,IP:10.96.0.1,IP:$HOST_NODE_IP,DNS:localhost,DNS:kube
 
 write_kubeconfig() {  # file, cert name
   local f="$1" n="$2"
-  umask 077
+  # (umask in a subshell: the daemons started later must not inherit 077 -- containerd would
+  # unpack image layers no non-root container user can read.)
+  (umask 077; : >"$f")
   cat >"$f" <<EOF
 apiVersion: v1
 kind: Config

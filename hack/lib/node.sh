@@ -417,7 +417,7 @@ cleanup_node_leftovers() {
   # Shims of this containerd that outlived it (they hold containers, not our processes otherwise).
   pkill -9 -f "containerd-shim-runc-v2 .*-address $containerd_sock" 2>/dev/null || true
   local m
-  for m in $(awk -v d="$node_dir/kubelet/" -v r="$node_run/" 'index($2, d) == 1 || index($2, r) == 1 {print $2}' /proc/self/mounts | sort -r); do
+  for m in $(awk -v d="$node_dir/kubelet" -v r="$node_run/" 'index($2, d) == 1 || index($2, r) == 1 {print $2}' /proc/self/mounts | sort -r); do
     umount -l "$m" 2>/dev/null || true
   done
 }

@@ -5,7 +5,7 @@
 // control: the same probe from a namespace without the stage's policies succeeds.
 import * as assert from "node:assert/strict";
 import * as http from "node:http";
-import { adminClients, Clients, clientsFor, bearerRequest, canI } from "./kube";
+import { adminClients, bearerRequest, canI, Clients, clientsFor, statusOf } from "./kube";
 import { execIn, httpFrom, inNetns, podReady, probePod, realNode, tcpOpens } from "./node";
 import {
   collect,
@@ -62,16 +62,11 @@ describe("containment on the real node: pods, packets and NetworkPolicies", func
     assert.equal(up.summary.result, "succeeded");
     const kubeconfigs = up.outputs.kubeconfigs.value as Record<string, string>;
     isoScoped = kubeconfigs.iso;
-    // Probe pods: in the stages created by CI's own identity; in the harness's free namespace
-    // (no policies at all: the positive control) by the admin.
-    const scoped = {
-      iso: await clientsFor(kubeconfigs.iso),
-      open: await clientsFor(kubeconfigs.open),
-    };
-    await scoped.iso.objects.create(probePod(NS_ISO, "probe"));
-    await scoped.open.objects.create(probePod(NS_OPEN, "probe"));
+    // Probe pods, made by the harness (the deployer creates workloads, never bare pods): in both
+    // stages, and in a namespace of the harness's own with no policies at all, the positive control.
     await adminApi.core.createNamespace({ body: { metadata: { name: NS_FREE } } });
-    await adminApi.objects.create(probePod(NS_FREE, "probe"));
+    for (const ns of [NS_ISO, NS_OPEN, NS_FREE])
+      await adminApi.objects.create(probePod(ns, "probe"));
     for (const ns of [NS_ISO, NS_OPEN, NS_FREE])
       ip[`${ns}/probe`] = await podReady(admin, ns, "probe");
     for (const ns of [NS_ISO, NS_OPEN]) {
@@ -220,8 +215,7 @@ describe("containment on the real node: pods, packets and NetworkPolicies", func
 
   describe("credentials inside the stage", () => {
     it("leaves a pod's own ServiceAccount token (the namespace's default account) with no rights", async () => {
-      const scoped = await clientsFor(isoScoped);
-      await scoped.objects.create(probePod(NS_ISO, "token-holder", { automountToken: true }));
+      await adminApi.objects.create(probePod(NS_ISO, "token-holder", { automountToken: true }));
       await podReady(admin, NS_ISO, "token-holder");
       const read = await execIn(
         admin,
@@ -284,13 +278,25 @@ describe("containment on the real node: pods, packets and NetworkPolicies", func
           assert.ok(!v.secret, `pod ${p.metadata!.name} mounts Secret ${v.secret?.secretName}`);
         }
       }
+      // A workload that asks to run as the deployer (or Tiller): refused for CI, on the
+      // Deployment itself (server-side dry-run: nothing is created).
       const scoped = await clientsFor(isoScoped);
-      const asDeployer = probePod(NS_ISO, "as-deployer", { automountToken: true });
-      (asDeployer.spec as Record<string, unknown>).serviceAccountName = deployer[0];
-      await assert.rejects(scoped.objects.create(asDeployer), (err: { code?: number }) => {
-        assert.ok(err.code === 403 || err.code === 422, `status ${err.code}`);
-        return true;
-      });
+      for (const account of [deployer[0], "tiller"]) {
+        const template = probePod(NS_ISO, "as-identity", { automountToken: true });
+        (template.spec as Record<string, unknown>).serviceAccountName = account;
+        const deployment = {
+          apiVersion: "apps/v1",
+          kind: "Deployment",
+          metadata: { name: "as-identity", namespace: NS_ISO },
+          spec: {
+            replicas: 1,
+            selector: { matchLabels: { app: "probe" } },
+            template: { metadata: template.metadata, spec: template.spec },
+          },
+        };
+        const status = await statusOf(scoped.objects.create(deployment, undefined, "All"));
+        assert.ok(status === 403 || status === 422, `as ${account}: status ${status}`);
+      }
       assert.equal(
         await canI(scoped, {
           verb: "create",
@@ -305,7 +311,6 @@ describe("containment on the real node: pods, packets and NetworkPolicies", func
 
   describe("resource defaults on the node", () => {
     it("evicts a pod that declares nothing and writes past the default ephemeral-storage limit", async () => {
-      const scoped = await clientsFor(isoScoped);
       // No resources of its own: the LimitRange gives the container its defaults.
       const filler = probePod(NS_ISO, "disk-filler", {
         command: ["sh", "-c", "dd if=/dev/zero of=/scratch/fill bs=1M count=1400; sleep 3600"],
@@ -314,7 +319,7 @@ describe("containment on the real node: pods, packets and NetworkPolicies", func
       delete container.resources;
       container.volumeMounts = [{ name: "scratch", mountPath: "/scratch" }];
       (filler.spec as Record<string, unknown>).volumes = [{ name: "scratch", emptyDir: {} }];
-      await scoped.objects.create(filler);
+      await adminApi.objects.create(filler);
       const pod = await adminApi.core.readNamespacedPod({ name: "disk-filler", namespace: NS_ISO });
       const limits = pod.spec!.containers[0].resources?.limits ?? {};
       assert.ok(limits["ephemeral-storage"], "the LimitRange gave no ephemeral-storage limit");
