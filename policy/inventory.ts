@@ -33,6 +33,7 @@ export interface InventoryObject {
       readonly manager?: string;
       readonly operation?: string;
       readonly time?: string;
+      readonly subresource?: string;
     }[];
   };
   /** Secrets: their type (Helm's storage is `helm.sh/release.v1`). */
@@ -113,12 +114,16 @@ export function formatAge(createdMs: number | undefined, now: number): string {
   return `${Math.floor(s / 86400)}d`;
 }
 
-/** The manager that created the object: its earliest managedFields entry. */
+/**
+ * The manager that created the object: the earliest entry of its managedFields, not counting a
+ * controller's status writes (their own entries, `subresource: status`). Null when the creating
+ * request named no manager (no user agent) or the object keeps no managedFields.
+ */
 export function creatorOf(o: InventoryObject): string | null {
-  const entries = [...(o.metadata.managedFields ?? [])].filter((e) => e.manager);
+  const entries = (o.metadata.managedFields ?? []).filter((e) => !e.subresource);
   if (entries.length === 0) return null;
-  entries.sort((a, b) => (a.time ?? "").localeCompare(b.time ?? ""));
-  return entries[0].manager ?? null;
+  const first = [...entries].sort((a, b) => (a.time ?? "").localeCompare(b.time ?? ""))[0];
+  return first.manager || null;
 }
 
 const key = (kind: string, name: string) => `${kind}/${name}`;

@@ -304,11 +304,21 @@ describe("the inventory of a stage namespace", () => {
         ...o.metadata,
         managedFields: [
           { manager: "helm", time: "2026-12-02T05:58:00Z" },
+          {
+            manager: "kube-controller-manager",
+            time: "2026-12-02T05:49:00Z",
+            subresource: "status",
+          },
           { manager: "kubectl-create", time: "2026-12-02T05:50:00Z" },
         ],
       },
     };
     assert.equal(creatorOf(later), "kubectl-create");
+    const anonymous = {
+      ...o,
+      metadata: { ...o.metadata, managedFields: [{ time: "2026-12-02T05:50:00Z" }] },
+    };
+    assert.equal(creatorOf(anonymous), null);
   });
 });
 
