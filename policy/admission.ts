@@ -151,14 +151,14 @@ export const RESERVED_NAMES: readonly ReservedName[] = [
     resource: "serviceaccounts",
     kind: "ServiceAccount",
     pattern: MANAGED_IDENTITY_PATTERN,
-    why: "deployer-<suffix> and tiller-<suffix>: the next rotation's suffix is random (6 of [a-z0-9], unguessable), so every name of the pattern is refused, not just the next",
+    why: "`deployer-<suffix>`, `tiller-<suffix>`: the next rotation's suffix is random (6 of `[a-z0-9]`, unguessable), so every name of the pattern is refused, not just the next",
   },
   {
     group: "",
     resource: "secrets",
     kind: "Secret",
     pattern: "^(deployer|tiller)-.*$",
-    why: "token binding Secrets deployer-<suffix>-cred-<time> (the time is guessable) and the legacy token Secret deployer-<suffix>-token",
+    why: "token binding Secrets `deployer-<suffix>-cred-<time>` (the time is guessable) and the legacy token Secret `deployer-<suffix>-token`",
   },
   {
     group: "rbac.authorization.k8s.io",
@@ -179,7 +179,7 @@ export const RESERVED_NAMES: readonly ReservedName[] = [
     resource: "deployments",
     kind: "Deployment",
     pattern: "^tiller-deploy$",
-    why: "the in-cluster Tiller (fixed name; a stage switching to tiller.mode cluster would adopt it)",
+    why: "the in-cluster Tiller (fixed name; a stage switching to `tiller.mode: cluster` would adopt it)",
   },
   {
     group: "",
