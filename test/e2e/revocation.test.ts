@@ -18,9 +18,12 @@ import { collect, createTestStack, runCli, TestStack, uniqueSuffix, waitFor } fr
 const suffix = uniqueSuffix();
 const NS = `e2e-revoke-${suffix}`;
 const NS_CLEAN = `e2e-revoke-c-${suffix}`;
-const GUARD = "scoped-cd guardrail";
-/** A rotation's `up` without finalizers takes 10-40 s here; the guards may add their bound once. */
-const ROTATION_BOUND_SECONDS = 90 + IDENTITY_DELETE_SECONDS;
+/**
+ * A rotation's `up` takes 60-110 s on the loaded 2-core test machine (Tiller's rollout on the fake
+ * node dominates); with finalizers it may take at most the guards' wait longer. Absolute limit for
+ * this test (the stalled rotation of the issue hung until it was killed after 6 minutes).
+ */
+const ROTATION_LIMIT_SECONDS = 300;
 const STALL = "example.com/stall";
 
 function stackConfig(rotation: string, acknowledge: { kind: string; name: string }[] = []) {
@@ -251,9 +254,16 @@ describe("revocation the leaked credential cannot stop, and the inventory of wha
     };
     let refused = 0;
     const accepted: string[] = [];
+    // Tiller's Deployment runs as tiller-<suffix>, which the identities policy refuses on any
+    // write as well; the API server names whichever policy it evaluated first. Its delete (which
+    // only the access policy covers) must name access.owned.
     const check = (what: string, res: { status: number; body: any }) => {
       const message: string = res.body?.message ?? "";
-      if ([403, 422].includes(res.status) && message.includes(`${GUARD} access.owned:`)) refused++;
+      const rules =
+        what.startsWith("Deployment tiller-deploy") && !what.endsWith("delete")
+          ? /scoped-cd guardrail (access\.owned|identities\.serviceAccountName): /
+          : /scoped-cd guardrail access\.owned: /;
+      if ([403, 422].includes(res.status) && rules.test(message)) refused++;
       else accepted.push(`${what}: HTTP ${res.status} ${message}`);
     };
     for (const target of targets) {
@@ -486,7 +496,7 @@ describe("revocation the leaked credential cannot stop, and the inventory of wha
 
     t.setConfig(stackConfig("r2"));
     const t0 = Date.now();
-    const polling = waitFor("a 401 for the old token", ROTATION_BOUND_SECONDS, async () =>
+    const polling = waitFor("a 401 for the old token", ROTATION_LIMIT_SECONDS, async () =>
       (await whoAmI(first, first.token)).status === 401 ? Date.now() - t0 : undefined,
     );
     const before = t.log.length;
@@ -495,11 +505,11 @@ describe("revocation the leaked credential cannot stop, and the inventory of wha
     const ms = await polling;
     const output = t.log.slice(before).join("");
     report.push(
-      `rotation with finalizers on both ServiceAccounts and the binding Secret: up ${rotationUp.toFixed(1)} s (bound ${ROTATION_BOUND_SECONDS} s), old token 401 after ${(ms / 1000).toFixed(1)} s`,
+      `rotation with finalizers on both ServiceAccounts and the binding Secret: up ${rotationUp.toFixed(1)} s (limit ${ROTATION_LIMIT_SECONDS} s), old token 401 after ${(ms / 1000).toFixed(1)} s`,
     );
     for (const line of output.split("\n").filter((l) => l.includes("removed foreign finalizer")))
       report.push(`up output: ${line.trim()}`);
-    assert.ok(rotationUp < ROTATION_BOUND_SECONDS, `the rotation took ${rotationUp} s`);
+    assert.ok(rotationUp < ROTATION_LIMIT_SECONDS, `the rotation took ${rotationUp} s`);
     for (const name of [deployerSa, tillerSa]) {
       assert.match(
         output,
@@ -574,7 +584,12 @@ describe("revocation the leaked credential cannot stop, and the inventory of wha
     report.push(
       `rotation without finalizers: up ${seconds.toFixed(1)} s (with them: ${rotationUp.toFixed(1)} s)`,
     );
-    assert.ok(seconds < ROTATION_BOUND_SECONDS);
+    assert.ok(seconds < ROTATION_LIMIT_SECONDS);
+    // The bound: finalizers cost at most the guards' wait (two identities deleted side by side).
+    assert.ok(
+      rotationUp < seconds + 2 * IDENTITY_DELETE_SECONDS,
+      `with finalizers ${rotationUp} s, without ${seconds} s`,
+    );
   });
 
   it("gives a container that declares nothing the ephemeral-storage defaults (server-side dry-run)", async () => {
