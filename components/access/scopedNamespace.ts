@@ -147,7 +147,9 @@ export class ScopedNamespace extends pulumi.ComponentResource {
         new StageTeardown(
           `${name}-teardown`,
           { namespace: this.name, context: args.adminContext, deleteNamespace: true },
-          inNamespace,
+          // (No provider: a dynamic resource handed the Kubernetes provider is sent to the wrong
+          // plugin -- "unrecognized resource type" at the first access-mode up.)
+          { parent: this, dependsOn: [namespace] },
         ),
       );
     }
