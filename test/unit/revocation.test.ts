@@ -213,6 +213,16 @@ describe("deletion guards and teardown", () => {
     assert.ok(deployer.dependencies.includes(teardown.urn));
   });
 
+  it("hands no Kubernetes provider to a dynamic resource (it would go to the wrong plugin)", async () => {
+    const c = accessModeConfig();
+    c.stages.prod.deletable = true;
+    const access = await run(c);
+    for (const r of [...all.registrations, ...access.registrations].filter((x) =>
+      x.type.startsWith("pulumi-nodejs:dynamic/"),
+    ))
+      assert.ok(!r.provider.includes("pulumi:providers:kubernetes"), `${r.name}: ${r.provider}`);
+  });
+
   it("declares no teardown for a stage that is kept", async () => {
     const access = await run(accessModeConfig());
     assert.deepEqual(access.byType(T.teardown), []);
