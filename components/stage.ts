@@ -111,6 +111,7 @@ export class Stage extends pulumi.ComponentResource {
             suffix: this.deployer.suffix,
             allowRbac: cfg.deployer.allowRbac,
             adminContext: access.adminContext,
+            egressIsolated: cfg.guardrails.egress.isolate,
             provider,
           },
           { parent: this, dependsOn: this.namespace.guardrails },

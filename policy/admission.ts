@@ -290,6 +290,16 @@ const POD_SPEC_VARIABLE = {
     "object.spec.template.spec",
 };
 
+/** The pod labels of any pod-template kind ({} where there are none). */
+const POD_LABELS_EXPRESSION =
+  "request.kind.kind == 'Pod' ? (has(object.metadata.labels) ? object.metadata.labels : {}) : " +
+  "request.kind.kind == 'CronJob' ? " +
+  "(has(object.spec.jobTemplate.spec.template.metadata) && has(object.spec.jobTemplate.spec.template.metadata.labels) ? object.spec.jobTemplate.spec.template.metadata.labels : {}) : " +
+  "(has(object.spec.template.metadata) && has(object.spec.template.metadata.labels) ? object.spec.template.metadata.labels : {})";
+
+/** The pod label Tiller's API-server egress policy selects; only the access layer sets it. */
+export const API_EGRESS_LABEL = "scoped-cd.io/api-egress";
+
 /** A denial message: which rule, what it refuses, and what relaxes it. */
 function says(ruleId: string, what: string, relax: string | null): string {
   return `${RULE_PREFIX} ${ruleId}: ${what}; ${relax ?? "no setting relaxes it"}`;
@@ -534,6 +544,12 @@ export function admissionPolicies(s: AdmissionSettings): AdmissionPolicy[] {
           POD_TEMPLATE_KINDS.map((k) => k.resource),
         )} && ${SUB} == "" ? (${POD_SPEC_VARIABLE.expression}) : {}`,
       },
+      {
+        name: "podLabels",
+        expression: `request.resource.resource in ${celList(
+          POD_TEMPLATE_KINDS.map((k) => k.resource),
+        )} && ${SUB} == "" ? (${POD_LABELS_EXPRESSION}) : {}`,
+      },
     ],
     validations: [
       {
@@ -588,6 +604,16 @@ export function admissionPolicies(s: AdmissionSettings): AdmissionPolicy[] {
         message: says(
           "identities.serviceAccountName",
           "a pod template may not run as an identity scoped-cd manages (deployer-*, tiller*)",
+          null,
+        ),
+        reason: "Forbidden",
+      },
+      {
+        // The label Tiller's own API-server egress policy selects (components/access/tiller.ts).
+        expression: `!(${celString(API_EGRESS_LABEL)} in variables.podLabels)`,
+        message: says(
+          "identities.apiEgressLabel",
+          `a pod template may not carry ${API_EGRESS_LABEL} (the label that lets Tiller's pod past the stage's egress policy to the API server)`,
           null,
         ),
         reason: "Forbidden",

@@ -2,7 +2,7 @@
 // server-side dry-run creates (nothing is persisted). Each refused probe breaks exactly one rule
 // that no stage setting relaxes, so a missing, weakened or unbound policy shows up whatever the
 // stage's configuration; the admitted ones catch a policy that refuses everything.
-import { ACCESS_LAYER_LABEL, RULE_PREFIX } from "./admission";
+import { ACCESS_LAYER_LABEL, API_EGRESS_LABEL, RULE_PREFIX } from "./admission";
 
 export interface AdmissionProbe {
   /** What is tried, as a sentence. */
@@ -251,6 +251,22 @@ export function admissionProbes(namespace: string, id: string): AdmissionProbe[]
       expect: "refused",
       rule: "identities.serviceAccountName",
       object: deployment(namespace, name("asid"), podSpec({ serviceAccountName: "tiller" })),
+    },
+    {
+      description: "a Job whose pods carry Tiller's API-server egress label",
+      expect: "refused",
+      rule: "identities.apiEgressLabel",
+      object: {
+        apiVersion: "batch/v1",
+        kind: "Job",
+        metadata: meta("apiegress"),
+        spec: {
+          template: {
+            metadata: { labels: { [API_EGRESS_LABEL]: "tiller" } },
+            spec: { ...podSpec(), restartPolicy: "Never" },
+          },
+        },
+      },
     },
   ];
 }

@@ -1,11 +1,18 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { API_EGRESS_LABEL } from "../../policy/admission";
 import { tillerRules } from "../../policy/deployerProfile";
 import { BACKGROUND_DELETION, stageLabels } from "./labels";
 import { IdentityDeletion } from "./deletionGuard";
 import { grantRoleToServiceAccount } from "./roleGrant";
 
 export const TILLER_PORT = 44134;
+/**
+ * The pod label the `tiller-api-egress` NetworkPolicy selects: Tiller talks to the API server,
+ * which the stage's egress policy keeps every other pod from reaching. CI may not set it
+ * (the identities guardrail refuses it on any pod template).
+ */
+export const TILLER_API_EGRESS_LABEL = { [API_EGRESS_LABEL]: "tiller" } as const;
 export const TILLER_PROBE_PORT = 44135;
 
 export const HELM_V2_WARNING =
@@ -30,6 +37,12 @@ export interface TillerArgs {
   readonly allowRbac: boolean;
   /** The admin kubeconfig context (`cluster.context`), for the deletion guard. */
   readonly adminContext?: string;
+  /**
+   * The stage isolates egress: Tiller's pod then gets its own allowance to the API server's
+   * endpoints (the `kubernetes` Service's EndpointSlice, read with the admin provider), and no
+   * other address beyond the stage's.
+   */
+  readonly egressIsolated: boolean;
   /** The admin provider; access-layer resources only. */
   readonly provider: k8s.Provider;
 }
@@ -96,7 +109,7 @@ export class Tiller extends pulumi.ComponentResource {
           replicas: 1,
           selector: { matchLabels: selector },
           template: {
-            metadata: { labels: { ...labels, ...selector } },
+            metadata: { labels: { ...labels, ...selector, ...TILLER_API_EGRESS_LABEL } },
             spec: {
               serviceAccountName: this.serviceAccountName,
               automountServiceAccountToken: true, // Tiller talks to the API as its own SA
@@ -142,6 +155,50 @@ export class Tiller extends pulumi.ComponentResource {
       { parent: this, provider, dependsOn: [binding] },
     );
 
+    if (args.egressIsolated) {
+      // Pods reach the API server at the `kubernetes` Service's endpoints (NetworkPolicy engines
+      // see the address after the Service's translation), so those addresses and ports it is.
+      const api = k8s.discovery.v1.EndpointSlice.get(
+        `${name}-api-endpoints`,
+        "default/kubernetes",
+        {
+          parent: this,
+          provider,
+        },
+      );
+      new k8s.networking.v1.NetworkPolicy(
+        `${name}-api-egress`,
+        {
+          metadata: { name: "tiller-api-egress", namespace: args.namespace, labels },
+          spec: {
+            podSelector: { matchLabels: TILLER_API_EGRESS_LABEL },
+            policyTypes: ["Egress"],
+            egress: pulumi
+              .all([api.endpoints, api.ports])
+              .apply(([endpoints, ports]) => [apiServerEgressRule(endpoints ?? [], ports ?? [])]),
+          },
+        },
+        { parent: this, provider },
+      );
+    }
+
     this.registerOutputs({ serviceAccountName: this.serviceAccountName });
   }
+}
+
+/** One egress rule to the API server's endpoint addresses (each a /32 or /128) and ports. */
+export function apiServerEgressRule(
+  endpoints: readonly { addresses?: readonly string[] }[],
+  ports: readonly { port?: number; protocol?: string }[],
+) {
+  const addresses = [...new Set(endpoints.flatMap((e) => e.addresses ?? []))].sort();
+  if (addresses.length === 0 || ports.length === 0) {
+    throw new Error(
+      "the kubernetes Service in namespace default has no endpoints: Tiller could not reach the API server",
+    );
+  }
+  return {
+    to: addresses.map((a) => ({ ipBlock: { cidr: a.includes(":") ? `${a}/128` : `${a}/32` } })),
+    ports: ports.map((p) => ({ protocol: p.protocol ?? "TCP", port: p.port })),
+  };
 }

@@ -64,6 +64,13 @@ function mockState(type: string, name: string, inputs: any, stacks: StackOutputs
       return name.endsWith("-root-ca")
         ? { ...inputs, data: { "ca.crt": Buffer.from(CA_DATA, "base64").toString("utf8") } }
         : inputs;
+    case "kubernetes:discovery.k8s.io/v1:EndpointSlice":
+      // A read of default/kubernetes (the API server as pods reach it; Tiller's egress).
+      return {
+        ...inputs,
+        endpoints: [{ addresses: ["10.0.0.1"] }],
+        ports: [{ name: "https", port: 6443, protocol: "TCP" }],
+      };
     case "pulumi-nodejs:dynamic/scoped-cd:TokenRequest":
       return {
         ...inputs,

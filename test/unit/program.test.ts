@@ -11,6 +11,7 @@ const T = {
   quota: "kubernetes:core/v1:ResourceQuota",
   limits: "kubernetes:core/v1:LimitRange",
   netpol: "kubernetes:networking.k8s.io/v1:NetworkPolicy",
+  endpointSlice: "kubernetes:discovery.k8s.io/v1:EndpointSlice",
   vap: "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicy",
   vapBinding: "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicyBinding",
   sa: "kubernetes:core/v1:ServiceAccount",
@@ -70,7 +71,8 @@ describe("the program in mode all", () => {
       [T.namespace]: 1,
       [T.quota]: 1,
       [T.limits]: 1,
-      [T.netpol]: 2, // ingress + egress isolation
+      [T.netpol]: 3, // ingress + egress isolation, Tiller's egress to the API server
+      [T.endpointSlice]: 1, // read: default/kubernetes, the API server as pods reach it
       [T.vap]: 8, // services, ingress, workloads, disruption, rbac, identities, volumes, access
       [T.vapBinding]: 8,
       [T.random]: 1,

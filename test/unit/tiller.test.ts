@@ -15,6 +15,7 @@ import { inClusterTiller } from "../../cli/lib/tillerCheck";
 import { kubeconfigForTiller } from "../../cli/lib/tillerKubeconfig";
 import { run, Runners } from "../../cli/program";
 import { ConfigError } from "../../config";
+import { apiServerEgressRule, TILLER_API_EGRESS_LABEL } from "../../components/access/tiller";
 import { buildContainmentMatrix } from "../../policy/containment";
 import { deployerRules, tillerRules } from "../../policy/deployerProfile";
 import { ruleCovers } from "../../policy/rbac";
@@ -99,6 +100,59 @@ describe("tiller modes, as declared", () => {
     assert.deepEqual(named(T.deployment), ["dev-tiller-deploy"]);
     assert.equal(grants("", "pods/portforward", "create"), true);
     assert.equal(grants("", "namespaces", "get"), true);
+  });
+
+  it("cluster: Tiller's pod alone may reach the API server's endpoints past the stage's egress policy", async () => {
+    const { result } = await declared({ enabled: true });
+    const policy = result.one(
+      "kubernetes:networking.k8s.io/v1:NetworkPolicy",
+      "dev-tiller-api-egress",
+    );
+    const spec = policy.inputs.spec as any;
+    assert.deepEqual(spec.podSelector, { matchLabels: TILLER_API_EGRESS_LABEL });
+    assert.deepEqual(spec.policyTypes, ["Egress"]);
+    // The harness's EndpointSlice of default/kubernetes: 10.0.0.1, port 6443.
+    assert.deepEqual(spec.egress, [
+      { to: [{ ipBlock: { cidr: "10.0.0.1/32" } }], ports: [{ protocol: "TCP", port: 6443 }] },
+    ]);
+    const template = result.one(T.deployment, "dev-tiller-deploy").inputs.spec as any;
+    assert.equal(template.template.metadata.labels["scoped-cd.io/api-egress"], "tiller");
+  });
+
+  it("cluster, egress not isolated: no allowance of its own is needed", async () => {
+    const config = allModeConfig();
+    config.stages.dev.tiller = { enabled: true };
+    config.stages.dev.guardrails = { egress: { isolate: false } };
+    const result = await runProgram(config);
+    if (result.error) throw result.error;
+    assert.deepEqual(
+      result
+        .byType("kubernetes:networking.k8s.io/v1:NetworkPolicy")
+        .map((r) => r.name)
+        .filter((n) => n.includes("tiller")),
+      [],
+    );
+  });
+
+  it("builds the API server rule from every endpoint address and port, and fails without one", () => {
+    assert.deepEqual(
+      apiServerEgressRule(
+        [{ addresses: ["10.0.0.2", "10.0.0.1"] }, { addresses: ["10.0.0.1", "fd00::1"] }],
+        [{ port: 443 }],
+      ),
+      {
+        to: [
+          { ipBlock: { cidr: "10.0.0.1/32" } },
+          { ipBlock: { cidr: "10.0.0.2/32" } },
+          { ipBlock: { cidr: "fd00::1/128" } },
+        ],
+        ports: [{ protocol: "TCP", port: 443 }],
+      },
+    );
+    assert.throws(
+      () => apiServerEgressRule([], [{ port: 443 }]),
+      /the kubernetes Service in namespace default has no endpoints/,
+    );
   });
 
   it("off: the deployer may neither port-forward nor read its namespace", async () => {
