@@ -31,7 +31,7 @@ import {
   stackLocks,
 } from "../lib/interruptedDeploy";
 import { KubeconfigSource, kubeconfigSourcesFor, readKubeconfig } from "../lib/kubeconfigSource";
-import { describePodProblems } from "../lib/podProblems";
+import { describePodProblems, podWarnings } from "../lib/podProblems";
 import { withScopedKubeconfig } from "../lib/scopedConfig";
 import { renderStagesTable, stackMode, stagesOf } from "../lib/stages";
 import { kubeconfigFileOption, outputOption, stackOption, workDirOption } from "../options";
@@ -224,22 +224,24 @@ async function repairStuckReleases(
 }
 
 /**
- * After a failed up: the reasons of the stage pods that are not Ready (an image that cannot be
- * pulled, a crash loop), which Helm's and Pulumi's timeouts leave unsaid. Best effort: a read that
- * fails adds nothing to the message.
+ * After a failed up: the reasons of the stage pods that are not Ready and the Warnings pods got
+ * since the up started (an image that cannot be pulled, a crash loop), which Helm's and Pulumi's
+ * timeouts leave unsaid. Best effort: a read that fails adds nothing to the message.
  */
-async function podsNotReady(kc: KubeConfig, target: DeliveryTarget): Promise<string> {
+async function podsNotReady(kc: KubeConfig, target: DeliveryTarget, since: Date): Promise<string> {
   const { CoreV1Api } = await import("@kubernetes/client-node");
   const core = kc.makeApiClient(CoreV1Api);
   const pods = [];
+  const events = [];
   for (const { namespace } of Object.values(target.stages)) {
     try {
       pods.push(...(await core.listNamespacedPod({ namespace })).items);
+      events.push(...(await core.listNamespacedEvent({ namespace })).items);
     } catch {
       // The failure above already says what is wrong with the credential or the server.
     }
   }
-  return describePodProblems(pods);
+  return describePodProblems(pods, podWarnings(events, since));
 }
 
 /** Before `up`: refuse a locked stack or interrupted creates; repair stuck Helm revisions. */
@@ -323,6 +325,7 @@ export async function runDeploy(args: DeployArgs, io: Io): Promise<ExitCode> {
   const up = (configFile?: string) =>
     stack.up({ diff: true, color: "never", configFile, onOutput: progress });
   let result: UpResult;
+  const upStarted = new Date();
   try {
     if (args.kubeconfig) {
       io.stderr(`== ${args.stack}: the scoped kubeconfig from --kubeconfig-file, as secret config for this run only
@@ -333,7 +336,7 @@ export async function runDeploy(args: DeployArgs, io: Io): Promise<ExitCode> {
     }
   } catch (err) {
     const failure = deployFailure(args, ctx, commandFailure(err));
-    const pods = kc ? await podsNotReady(kc, target) : "";
+    const pods = kc ? await podsNotReady(kc, target, upStarted) : "";
     throw new CliError(pods ? `${failure}\n${pods}` : failure);
   }
   if (args.output === "json") writeJson(io, deployJson(args.stack, result));

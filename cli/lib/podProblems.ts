@@ -1,8 +1,9 @@
 // Why a rollout did not become ready, in the pods' own words: Helm's wait and Pulumi's await end
-// with "timed out waiting for the condition", which names no cause. After a failed deploy the
-// stage's pods that are not Ready are read with the scoped kubeconfig (the deployer may list pods
-// in its namespace) and each container's waiting or terminated reason is named (ErrImagePull,
-// CrashLoopBackOff, OOMKilled, ...). The formatting is pure; the unit tests pin it on pod objects.
+// with "context deadline exceeded", which names no cause. After a failed deploy the stage's pods
+// that are not Ready, and the Warning events of pods during the run (an atomic release has rolled
+// back and removed the failing pods by then), are read with the scoped kubeconfig (the deployer
+// may read pods and events in its namespace) and their reasons named (ErrImagePull,
+// CrashLoopBackOff, OOMKilled, ...). The formatting is pure; the unit tests pin it on objects.
 
 /** The fields of a V1Pod this module reads (client-node's type is wider). */
 export interface PodLike {
@@ -68,10 +69,52 @@ export function podProblems(pod: PodLike): string[] {
   return lines;
 }
 
-/** The explanation appended to a failed deploy, or "" when every pod is Ready. */
-export function describePodProblems(pods: readonly PodLike[]): string {
+/** The fields of a core/v1 Event this module reads. */
+export interface EventLike {
+  readonly type?: string;
+  readonly reason?: string;
+  readonly message?: string;
+  readonly involvedObject?: {
+    readonly kind?: string;
+    readonly name?: string;
+    readonly namespace?: string;
+  };
+  readonly lastTimestamp?: Date;
+  readonly eventTime?: Date;
+  readonly firstTimestamp?: Date;
+}
+
+/** One line per distinct Warning a pod got at or after `since`, oldest first. */
+export function podWarnings(events: readonly EventLike[], since: Date): string[] {
+  const at = (e: EventLike) => (e.lastTimestamp ?? e.eventTime ?? e.firstTimestamp)?.getTime() ?? 0;
+  const lines = events
+    .filter(
+      (e) => e.type === "Warning" && e.involvedObject?.kind === "Pod" && at(e) >= since.getTime(),
+    )
+    .sort((a, b) => at(a) - at(b))
+    .map(
+      (e) =>
+        `pod ${e.involvedObject!.namespace}/${e.involvedObject!.name}: ${e.reason}: ${oneLine(e.message ?? "")}`,
+    );
+  return [...new Set(lines)];
+}
+
+/** The explanation appended to a failed deploy, or "" when nothing is wrong with the pods. */
+export function describePodProblems(
+  pods: readonly PodLike[],
+  warnings: readonly string[] = [],
+): string {
   const lines = pods.flatMap(podProblems);
-  return lines.length === 0
-    ? ""
-    : `Pods of the stage that are not ready (read with the scoped kubeconfig):\n${lines.map((l) => `  ${l}`).join("\n")}`;
+  const parts: string[] = [];
+  if (lines.length > 0) {
+    parts.push(
+      `Pods of the stage that are not ready (read with the scoped kubeconfig):\n${lines.map((l) => `  ${l}`).join("\n")}`,
+    );
+  }
+  if (warnings.length > 0) {
+    parts.push(
+      `Warnings the stage's pods got during this deploy:\n${warnings.map((l) => `  ${l}`).join("\n")}`,
+    );
+  }
+  return parts.join("\n");
 }

@@ -5,7 +5,15 @@
 // control: the same probe from a namespace without the stage's policies succeeds.
 import * as assert from "node:assert/strict";
 import * as http from "node:http";
-import { adminClients, bearerRequest, canI, Clients, clientsFor, statusOf } from "./kube";
+import {
+  adminClients,
+  bearerRequest,
+  canI,
+  Clients,
+  clientsFor,
+  messageOf,
+  statusOf,
+} from "./kube";
 import { execIn, httpFrom, inNetns, podReady, probePod, realNode, tcpOpens } from "./node";
 import {
   collect,
@@ -297,6 +305,45 @@ describe("containment on the real node: pods, packets and NetworkPolicies", func
         const status = await statusOf(scoped.objects.create(deployment, undefined, "All"));
         assert.ok(status === 403 || status === 422, `as ${account}: status ${status}`);
       }
+      // Nor may a workload borrow the label that lets Tiller's pod reach the API server, on
+      // create or on update of a Deployment it owns.
+      const labelled = probePod(NS_ISO, "api-egress", {
+        labels: { "scoped-cd.io/api-egress": "tiller" },
+      });
+      const sneaky = {
+        apiVersion: "apps/v1",
+        kind: "Deployment",
+        metadata: { name: "api-egress", namespace: NS_ISO },
+        spec: {
+          replicas: 0,
+          selector: { matchLabels: { app: "probe" } },
+          template: { metadata: labelled.metadata, spec: labelled.spec },
+        },
+      };
+      const refusal = await messageOf(scoped.objects.create(sneaky, undefined, "All"));
+      assert.match(refusal, /scoped-cd guardrail identities\.apiEgressLabel/);
+      const plain = {
+        ...sneaky,
+        spec: {
+          ...sneaky.spec,
+          template: { metadata: { labels: { app: "probe" } }, spec: labelled.spec },
+        },
+      };
+      await scoped.objects.create(plain);
+      const patched = await messageOf(
+        scoped.objects.patch(
+          {
+            ...plain,
+            spec: { template: { metadata: { labels: { "scoped-cd.io/api-egress": "tiller" } } } },
+          } as never,
+          undefined,
+          undefined,
+          undefined,
+          undefined,
+          "application/strategic-merge-patch+json" as never,
+        ),
+      );
+      assert.match(patched, /scoped-cd guardrail identities\.apiEgressLabel/);
       assert.equal(
         await canI(scoped, {
           verb: "create",

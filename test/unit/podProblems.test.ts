@@ -1,5 +1,5 @@
 import * as assert from "node:assert/strict";
-import { describePodProblems, podProblems } from "../../cli/lib/podProblems";
+import { describePodProblems, podProblems, podWarnings } from "../../cli/lib/podProblems";
 
 const pod = (status: object, name = "web-1") => ({
   metadata: { name, namespace: "shop" },
@@ -64,6 +64,35 @@ describe("podProblems: why a stage's pods are not ready", () => {
     assert.equal(
       text,
       "Pods of the stage that are not ready (read with the scoped kubeconfig):\n  pod shop/a: Unschedulable\n  pod shop/b: Unschedulable",
+    );
+  });
+
+  it("names the Warnings pods got since the deploy started, once each, and no earlier ones", () => {
+    const since = new Date("2026-12-02T10:00:00Z");
+    const event = (reason: string, message: string, at: string, type = "Warning") => ({
+      type,
+      reason,
+      message,
+      involvedObject: { kind: "Pod", name: "web-2", namespace: "shop" },
+      lastTimestamp: new Date(at),
+    });
+    const warnings = podWarnings(
+      [
+        event("BackOff", "Back-off pulling image", "2026-12-02T10:00:09Z"),
+        event("Failed", "Error: ErrImagePull", "2026-12-02T10:00:05Z"),
+        event("Failed", "Error: ErrImagePull", "2026-12-02T10:00:07Z"),
+        event("Failed", "an older failure", "2026-12-02T09:59:00Z"),
+        event("Pulled", "already present", "2026-12-02T10:00:01Z", "Normal"),
+      ],
+      since,
+    );
+    assert.deepEqual(warnings, [
+      "pod shop/web-2: Failed: Error: ErrImagePull",
+      "pod shop/web-2: BackOff: Back-off pulling image",
+    ]);
+    assert.equal(
+      describePodProblems([], warnings),
+      "Warnings the stage's pods got during this deploy:\n  pod shop/web-2: Failed: Error: ErrImagePull\n  pod shop/web-2: BackOff: Back-off pulling image",
     );
   });
 });
