@@ -65,8 +65,8 @@ export interface InventoryContext {
   readonly releases: readonly string[] | "any";
   /** Helm 3 releases stored in the namespace, decoded. */
   readonly helm: readonly HelmReleaseContents[];
-  /** Helm v2 (Tiller) releases stored in the namespace (OWNER=TILLER), when the stage runs Tiller. */
-  readonly tillerReleases?: readonly string[];
+  /** Helm v2 (Tiller) releases stored in the namespace, decoded, when the stage runs Tiller. */
+  readonly tiller?: readonly HelmReleaseContents[];
   readonly acknowledged: readonly Acknowledgement[];
   /** Milliseconds since the epoch. */
   readonly now: number;
@@ -149,12 +149,13 @@ function directOwner(
           note: `storage of Helm release ${labels.name}, not a release of this stack`,
         };
   }
-  // Helm v2's storage (Tiller, --storage=secret), and a Helm v2 release's objects by its labels.
-  if (ctx.tillerReleases) {
+  // Helm v2's storage (Tiller, --storage=secret), and what a stored Helm v2 release's manifests
+  // and hooks name (Helm v2 marks its objects with nothing: kind and name it is).
+  if (ctx.tiller) {
     if ((o.kind === "Secret" || o.kind === "ConfigMap") && labels.OWNER === "TILLER")
       return { managed: true };
-    if (labels.heritage === "Tiller" && ctx.tillerReleases.includes(labels.release ?? ""))
-      return { managed: true };
+    const key = `${o.kind}/${o.metadata.name}`;
+    if (ctx.tiller.some((r) => r.objects.has(key))) return { managed: true };
   }
   const claimed = o.metadata.annotations?.[HELM_RELEASE_NAME];
   if (claimed !== undefined) {

@@ -9,6 +9,7 @@
 import * as https from "node:https";
 import * as zlib from "node:zlib";
 import * as yaml from "js-yaml";
+import * as protobuf from "protobufjs";
 import type { StageSummary } from "../../components/outputs";
 import {
   describeUndeclared,
@@ -139,6 +140,61 @@ export function decodeHelmRelease(data: string): any {
 }
 
 /**
+ * Helm v2's stored release (`hapi.release.Release`, protobuf): only the fields the inventory reads;
+ * protobufjs skips the others (info, chart, config).
+ */
+const TillerHook = new protobuf.Type("Hook")
+  .add(new protobuf.Field("name", 1, "string"))
+  .add(new protobuf.Field("kind", 2, "string"))
+  .add(new protobuf.Field("manifest", 4, "string"));
+const TillerRelease = new protobuf.Type("Release")
+  .add(new protobuf.Field("name", 1, "string"))
+  .add(new protobuf.Field("manifest", 5, "string"))
+  .add(new protobuf.Field("hooks", 6, "Hook", "repeated"))
+  .add(TillerHook);
+
+/**
+ * Helm v2's storage (Tiller `--storage=secret`): the Secret's `release` is base64(gzip(protobuf)),
+ * base64'd again by the API.
+ */
+export function decodeTillerRelease(data: string): {
+  name: string;
+  manifest: string;
+  hooks: { name: string; kind: string; manifest: string }[];
+} {
+  const inner = Buffer.from(Buffer.from(data, "base64").toString("utf8"), "base64");
+  const bytes = inner[0] === 0x1f && inner[1] === 0x8b ? zlib.gunzipSync(inner) : inner;
+  return TillerRelease.toObject(TillerRelease.decode(bytes), { defaults: true }) as never;
+}
+
+/**
+ * Each Helm v2 release Tiller stored in the namespace: the objects of every stored revision's
+ * manifest and hooks (Helm v2 marks the objects it creates with nothing, so kind and name it is).
+ */
+export function tillerReleases(objects: readonly InventoryObject[]): HelmReleaseContents[] {
+  const byName = new Map<string, Set<string>>();
+  for (const o of objects) {
+    const s = o as InventoryObject & { data?: Record<string, string> };
+    if (s.kind !== "Secret" || s.metadata.labels?.OWNER !== "TILLER" || !s.data?.release) continue;
+    let release;
+    try {
+      release = decodeTillerRelease(s.data.release);
+    } catch {
+      continue; // unreadable: its objects are listed as not in any manifest
+    }
+    const name = release.name || s.metadata.labels.NAME;
+    const found = byName.get(name) ?? new Set<string>();
+    for (const k of manifestObjects(release.manifest)) found.add(k);
+    for (const h of release.hooks) {
+      if (h.kind && h.name) found.add(`${h.kind}/${h.name}`);
+      for (const k of manifestObjects(h.manifest)) found.add(k);
+    }
+    byName.set(name, found);
+  }
+  return [...byName].map(([name, objects]) => ({ name, objects }));
+}
+
+/**
  * The contents of each Helm 3 release stored in the namespace: the manifest of its latest deployed
  * revision and of any later (pending) one, and the hooks of every stored revision (a hook's objects
  * outlive its revision unless its delete policy removes them).
@@ -200,19 +256,10 @@ export async function stageInventory(
   const kc = new KubeConfig();
   kc.loadFromString(kubeconfig);
   const { objects, unlisted } = await listNamespace(kc, summary.namespace);
-  const tillerReleases = summary.tiller?.enabled
-    ? [
-        ...new Set(
-          objects
-            .filter((o) => o.metadata.labels?.OWNER === "TILLER" && o.metadata.labels?.NAME)
-            .map((o) => o.metadata.labels!.NAME),
-        ),
-      ]
-    : undefined;
   const result = undeclaredObjects(objects, {
     releases: accessOnly ? "any" : Object.keys(summary.releases ?? {}),
     helm: helmReleases(objects),
-    tillerReleases,
+    tiller: summary.tiller?.enabled ? tillerReleases(objects) : undefined,
     acknowledged: summary.inventory?.acknowledge ?? [],
     now,
   });

@@ -2,6 +2,7 @@
 // and not the access layer manages, with no false positives for the shapes a stage really holds.
 import * as assert from "node:assert/strict";
 import * as zlib from "node:zlib";
+import * as protobuf from "protobufjs";
 import { parseConfig } from "../../config";
 import {
   creatorOf,
@@ -15,6 +16,7 @@ import {
   helmReleases,
   listableKinds,
   manifestObjects,
+  tillerReleases,
 } from "../../cli/lib/inventory";
 import { driftExitCode, renderDriftReport } from "../../cli/lib/driftReport";
 import { allModeConfig } from "./fixtures";
@@ -155,7 +157,8 @@ function cleanStage(): InventoryObject[] {
 const ctx = (over: Partial<InventoryContext> = {}): InventoryContext => ({
   releases: ["web"],
   helm: [{ name: "web", objects: new Set(MANIFEST), hooks: new Set(HOOKS) }],
-  tillerReleases: ["legacy-web"],
+  // A Helm v2 release whose manifest names its ConfigMap (Helm v2 labels nothing itself).
+  tiller: [{ name: "legacy-web", objects: new Set(["ConfigMap/legacy-web-cfg"]) }],
   acknowledged: [],
   now: NOW,
   ...over,
@@ -170,10 +173,7 @@ describe("the inventory of a stage namespace", () => {
     const local = cleanStage().filter((o) => !o.metadata.name.startsWith("tiller"));
     assert.deepEqual(undeclaredObjects(local, ctx()).undeclared, []);
     const noTiller = local.filter((o) => !o.metadata.labels?.OWNER && !o.metadata.labels?.heritage);
-    assert.deepEqual(
-      undeclaredObjects(noTiller, ctx({ tillerReleases: undefined })).undeclared,
-      [],
-    );
+    assert.deepEqual(undeclaredObjects(noTiller, ctx({ tiller: undefined })).undeclared, []);
   });
 
   it("lists what the old credential created, with kind, age and creator, its controlled objects counted", () => {
@@ -440,6 +440,59 @@ describe("the inventory configuration", () => {
         ],
       }).problems,
       ["scoped-cd:stages.dev.inventory.acknowledge: must not repeat an entry"],
+    );
+  });
+});
+
+describe("Helm v2 storage (Tiller --storage=secret)", () => {
+  // hapi.release.Release as Tiller writes it: name 1, info 2, manifest 5, hooks 6 (Hook: name 1,
+  // kind 2, path 3, manifest 4), version 7; encoded by hand here, field by field.
+  function tillerSecret(name: string, manifest: string, hook: { name: string; kind: string }) {
+    const w = protobuf.Writer.create();
+    w.uint32((1 << 3) | 2).string(name);
+    w.uint32((2 << 3) | 2).bytes(Buffer.from([0x0a, 0x00])); // info: an empty nested message
+    w.uint32((5 << 3) | 2).string(manifest);
+    const h = protobuf.Writer.create();
+    h.uint32((1 << 3) | 2).string(hook.name);
+    h.uint32((2 << 3) | 2).string(hook.kind);
+    h.uint32((3 << 3) | 2).string("templates/hook.yaml");
+    w.uint32((6 << 3) | 2).bytes(h.finish());
+    w.uint32(7 << 3).int32(2);
+    const stored = zlib.gzipSync(Buffer.from(w.finish())).toString("base64");
+    return {
+      ...obj("Secret", `${name}.v2`, { labels: { OWNER: "TILLER", NAME: name } }),
+      data: { release: Buffer.from(stored).toString("base64") },
+    };
+  }
+
+  it("reads each release's manifest and hooks, skipping the fields it does not need", () => {
+    const secret = tillerSecret(
+      "web",
+      "---\nkind: Service\nmetadata: {name: web}\n---\nkind: Deployment\nmetadata: {name: web}\n",
+      { name: "web-migrate", kind: "Job" },
+    );
+    assert.deepEqual(
+      tillerReleases([secret as never]).map((r) => ({
+        name: r.name,
+        objects: [...r.objects].sort(),
+      })),
+      [{ name: "web", objects: ["Deployment/web", "Job/web-migrate", "Service/web"] }],
+    );
+  });
+
+  it("counts a Helm v2 release's objects as managed by kind and name, nothing else", () => {
+    const secret = tillerSecret("web", "kind: ConfigMap\nmetadata: {name: web-config}\n", {
+      name: "x",
+      kind: "Job",
+    });
+    const objects = [secret, obj("ConfigMap", "web-config"), obj("ConfigMap", "not-web")];
+    const found = undeclaredObjects(objects as never, {
+      ...ctx(),
+      tiller: tillerReleases(objects as never),
+    });
+    assert.deepEqual(
+      found.undeclared.map((u) => `${u.kind}/${u.name}`),
+      ["ConfigMap/not-web"],
     );
   });
 });
