@@ -210,6 +210,7 @@ async function previewStack(
       events,
       strayGrants,
       undeclared: await undeclaredOf(stack, kubeconfig),
+      reads: await readResources(stack),
     };
   } catch (err) {
     return {
@@ -217,6 +218,15 @@ async function previewStack(
       error: `the preview ran, but the inventory of the stage namespaces failed: ${commandFailure(err)}`,
     };
   }
+}
+
+/** The URNs of the resources the program reads rather than declares (`external` in the state). */
+async function readResources(stack: Stack): Promise<string[]> {
+  const resources = ((await stack.exportStack()).deployment?.resources ?? []) as {
+    urn: string;
+    external?: boolean;
+  }[];
+  return resources.filter((r) => r.external).map((r) => r.urn);
 }
 
 /** Each stage's kubeconfig: the file given for a delivery stack, else the stack's own output. */

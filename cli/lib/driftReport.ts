@@ -27,6 +27,11 @@ export type StackPreview =
       readonly events: readonly EngineEvent[];
       readonly strayGrants?: readonly string[];
       readonly undeclared?: readonly UndeclaredInStage[];
+      /**
+       * URNs of resources the program reads (`.get`, `external` in the state), not declares:
+       * their refresh replaces the copy of a live object the state keeps, which is no drift.
+       */
+      readonly reads?: readonly string[];
     }
   | { readonly stack: string; readonly error: string };
 
@@ -355,7 +360,9 @@ export function analyzeStack(
   events: readonly EngineEvent[],
   strayGrants: readonly string[] = [],
   undeclared: readonly UndeclaredInStage[] = [],
+  reads: readonly string[] = [],
 ): StackAnalysis {
+  const readUrns = new Set(reads);
   const resources = new Set<string>();
   const drifted = new Map<string, DriftedResource>();
   const planned = new Map<string, PlannedChange>();
@@ -365,7 +372,7 @@ export function analyzeStack(
     resources.add(md.urn);
     if (md.op === "refresh") {
       // The refresh diff is computed while the step runs: only the outputs event carries it.
-      if (pre) continue;
+      if (pre || readUrns.has(md.urn)) continue;
       const drift = driftOf(md);
       if (drift) drifted.set(md.urn, drift);
       continue;
@@ -409,7 +416,9 @@ export function analyzeStack(
 
 export function analyze(previews: readonly StackPreview[]): StackOutcome[] {
   return previews.map((p) =>
-    "error" in p ? p : analyzeStack(p.stack, p.events, p.strayGrants ?? [], p.undeclared ?? []),
+    "error" in p
+      ? p
+      : analyzeStack(p.stack, p.events, p.strayGrants ?? [], p.undeclared ?? [], p.reads ?? []),
   );
 }
 

@@ -111,6 +111,19 @@ describe("drift report", () => {
     assert.ok(report.includes("No drift.\n") && report.includes("No planned changes.\n"), report);
   });
 
+  it("takes no refresh of a read resource (.get, external in the state) for drift", () => {
+    const p = driftedStack();
+    const all = analyzeStack(p.stack, p.events);
+    const read = all.drifted.find((d) => d.label.includes("storefront-db"))!;
+    assert.ok(read, "the fixture has that drifted resource");
+    const analysis = analyzeStack(p.stack, p.events, [], [], [read.urn]);
+    assert.deepEqual(
+      analysis.drifted.map((d) => d.label),
+      all.drifted.map((d) => d.label).filter((l) => l !== read.label),
+    );
+    assert.equal(analysis.resources, all.resources, "it is still one of the stack's resources");
+  });
+
   it("counts a replacement once, and neither the root stack nor bookkeeping churn", () => {
     const preview = driftedStack();
     const analysis = analyzeStack(preview.stack, preview.events);
