@@ -302,8 +302,9 @@ metadata:
     kubernetes.io/arch: amd64
     node-role.kubernetes.io/agent: ""
 status:
-  allocatable: {cpu: "32", memory: 256Gi, pods: "110"}
-  capacity: {cpu: "32", memory: 256Gi, pods: "110"}
+  # ephemeral-storage: every container has a request for it (the stage LimitRange's default).
+  allocatable: {cpu: "32", memory: 256Gi, pods: "110", ephemeral-storage: 500Gi}
+  capacity: {cpu: "32", memory: 256Gi, pods: "110", ephemeral-storage: 500Gi}
 EOF
   # Taints the node-lifecycle controller may have left (state from a run where it was enabled)
   # would keep every Pod Pending; nothing else adds them here.

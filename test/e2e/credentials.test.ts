@@ -324,8 +324,15 @@ describe("expiring deployer token (TokenRequest) on the real API server", functi
     ]);
     assert.deepEqual(doc.stacks[0].planned, [], "the preview itself should be clean");
     assert.match(fs.readFileSync(reportFile, "utf8"), /### Identities outside the stack \(1\)/);
+    // And the inventory lists what the old credential made: the account and its binding.
+    const undeclared = (doc.stacks[0].undeclared as { kind: string; name: string }[]).map(
+      (u) => `${u.kind} ${u.name}`,
+    );
+    assert.ok(undeclared.includes("ServiceAccount persist"), undeclared.join(", "));
+    assert.ok(undeclared.includes("RoleBinding persist"), undeclared.join(", "));
 
     await admin.rbac.deleteNamespacedRoleBinding({ name: "persist", namespace: NS });
+    await admin.core.deleteNamespacedServiceAccount({ name: "persist", namespace: NS });
     const clean = await drift();
     assert.equal(clean.code, 0, clean.stdout);
     assert.deepEqual(JSON.parse(clean.stdout).stacks[0].strayGrants, []);

@@ -498,6 +498,12 @@ describe("guardrails of the stage namespace on the real API server", function ()
       );
     }
     assert.match(refusal, /exceeded quota: stage-quota.*configmaps/);
+    // Leave nothing behind: verify's inventory would list them (and rightly so).
+    for (let i = 0; i < 6; i++) {
+      await scoped.objects
+        .delete({ apiVersion: "v1", kind: "ConfigMap", metadata: meta(`fill-${i}`) } as never)
+        .catch(() => undefined);
+    }
   });
 
   it("fails a release whose chart ships an externalIPs Service, keeping the previous revision", async () => {

@@ -153,24 +153,6 @@ describe("revocation the leaked credential cannot stop, and the inventory of wha
 
   before(async () => {
     admin = await adminClients();
-    // The bench/faults instances' fake node reports no ephemeral-storage: with the stage's new
-    // defaults every pod requests some, and a node without any schedules none.
-    for (const node of (await admin.core.listNode()).items) {
-      if (node.status?.allocatable?.["ephemeral-storage"]) continue;
-      await admin.core.patchNodeStatus(
-        {
-          name: node.metadata!.name!,
-          body: {
-            status: {
-              capacity: { ...node.status?.capacity, "ephemeral-storage": "500Gi" },
-              allocatable: { ...node.status?.allocatable, "ephemeral-storage": "500Gi" },
-            },
-          },
-        },
-        await merge(),
-      );
-      report.push(`node ${node.metadata!.name}: reported no ephemeral-storage; patched to 500Gi`);
-    }
     t = await createTestStack("revoke");
     t.setConfig(stackConfig("r1"));
     const up = await t.stack.up({ onOutput: collect(t) });
@@ -683,7 +665,10 @@ spec:
       securityContext: { runAsNonRoot: true, runAsUser: 101, seccompProfile: { type: RuntimeDefault } }
       containers:
         - name: c
-          image: registry.invalid/shapes:1
+          # The real node's local busybox image (hack/toolchain.sh images): nothing is pulled.
+          image: scoped-cd.local/probe:1
+          imagePullPolicy: Never
+          command: [sleep, "3600"]
           securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: [ALL] } }
 `,
     "templates/service.yaml": `apiVersion: v1
@@ -706,7 +691,9 @@ spec:
           securityContext: { runAsNonRoot: true, runAsUser: 101, seccompProfile: { type: RuntimeDefault } }
           containers:
             - name: c
-              image: registry.invalid/shapes:1
+              image: scoped-cd.local/probe:1
+              imagePullPolicy: Never
+              command: ["true"]
               securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: [ALL] } }
 `,
     "templates/hpa.yaml": `apiVersion: autoscaling/v2
