@@ -647,6 +647,11 @@ const TOOLCHAIN_STEPS = [
   "helm",
   "helm2",
   "plugins",
+  "node-packages",
+  "kube-node",
+  "kube-router",
+  "coredns",
+  "images",
 ] as const;
 
 /** `<seconds> [<exit code>] <date>` as hack/toolchain.sh and hack/e2e.sh record them. */
