@@ -20,7 +20,7 @@
 #                                                       towards the host, it would count here]
 #
 # On the host: 10.244.0.0/16 is routed into scd-node (the API server's replies to pods), the service
-# range 10.96.0.0/16 is `unreachable`, and net.ipv4.ip_forward stays as it was (0 here): the host
+# range 10.96.0.0/16 is `unreachable` (scd-node routes it to the host for kube-proxy's OUTPUT rules), and net.ipv4.ip_forward stays as it was (0 here): the host
 # never forwards. 198.18.0.0/15 (benchmarking, RFC 2544) and 203.0.113.0/24 (documentation) are used
 # nowhere else; 192.0.2.0/24 is avoided (some of these machines' uplink uses it).
 
@@ -63,7 +63,11 @@ check_no_route_conflict() {  # the ranges the harness routes must be unused on t
 }
 
 node_network_up() {
-  node_network_exists && return 0
+  if node_network_exists; then
+    # Ours and in use, or left by a run whose processes were killed (not stopped): start over.
+    is_running containerd && return 0
+    node_network_down
+  fi
   check_no_route_conflict
   local ns
   for ns in "$NODE_NS" "$META_NS" "$EXT_NS" "$SENTINEL_NS"; do
@@ -84,6 +88,10 @@ node_network_up() {
   # Routes: only between harness namespaces. The node routes the stand-ins; they route pods back.
   in_node ip route add 169.254.0.0/16 via "$META_IP"
   in_node ip route add 198.19.0.0/16 via "$EXT_IP"
+  # The node's own processes (the start-up DNS check) reach Services through kube-proxy's OUTPUT
+  # rules, which need a route to exist first; what no rule translates ends at the host, where the
+  # service range is unreachable.
+  in_node ip route add "$SERVICE_CIDR" via "$HOST_NODE_IP"
   in_ns "$META_NS" ip route add "$CLUSTER_CIDR" via "$NODE_META_IP"
   in_ns "$EXT_NS" ip route add "$CLUSTER_CIDR" via "$NODE_EXT_IP"
   ip route add "$CLUSTER_CIDR" via "$NODE_IP" dev scd-h-node
@@ -300,8 +308,11 @@ node_ready() {
   [ "$(kubectl_admin get node "$NODE_NAME" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" = True ]
 }
 policy_engine_ready() { in_node iptables -S KUBE-ROUTER-FORWARD >/dev/null 2>&1; }
+# A real query through the kube-dns Service (kube-proxy's rules, CoreDNS answering), from inside
+# the node's namespace: a Deployment's status may still say available from before a restart.
 dns_ready() {
-  [ "$(kubectl_admin -n kube-system get deploy coredns -o jsonpath='{.status.availableReplicas}' 2>/dev/null)" = 1 ]
+  in_node timeout 3 busybox nslookup kubernetes.default.svc.cluster.local "$CLUSTER_DNS_IP" 2>/dev/null |
+    grep -q 'Address:.*10\.96\.0\.1$'
 }
 
 # Cluster objects the node's components need: identities, the kube-dns Service and CoreDNS.
