@@ -1,8 +1,9 @@
 // `scoped-cd demo` (npm run demo): get the offline toolchain and the local cluster ready
 // (hack/lib/local-cluster-env.sh), deploy the dev stack with the real Pulumi CLI, print its stages,
 // write the scoped kubeconfig to a 0600 file, show with kubectl what that identity may and may not
-// do, and show the storefront answering HTTP inside its stage (a probe pod that the scoped identity
-// creates, reads the log of and deletes; it runs on the local cluster's real node).
+// do, and show the storefront answering HTTP inside its stage (a probe Job that the scoped identity
+// creates, reads the log of and deletes -- the deployer makes workloads, never bare pods; it runs
+// on the local cluster's real node).
 import { execFileSync, spawnSync } from "node:child_process";
 import * as path from "node:path";
 import { Command, Option } from "commander";
@@ -113,37 +114,40 @@ function scopedKubectl(io: Io, kubeconfigFile: string, what: string, args: strin
   }
 }
 
-/** The probe pod: busybox's nc asks the stage's storefront Service for its page, then exits. */
+/** The probe Job: busybox's nc asks the stage's storefront Service for its page, then exits. */
 const STOREFRONT_PROBE = "demo-storefront-probe";
-function storefrontProbePod(namespace: string) {
+function storefrontProbeJob(namespace: string) {
   return {
-    apiVersion: "v1",
-    kind: "Pod",
+    apiVersion: "batch/v1",
+    kind: "Job",
     metadata: { name: STOREFRONT_PROBE, namespace },
-    spec: {
-      restartPolicy: "Never",
-      automountServiceAccountToken: false,
-      securityContext: {
-        runAsNonRoot: true,
-        runAsUser: 65534,
-        seccompProfile: { type: "RuntimeDefault" },
-      },
-      containers: [
-        {
-          name: "probe",
-          // hack/toolchain.sh images: the local node's busybox image (nothing is pulled).
-          image: "scoped-cd.local/probe:1",
-          imagePullPolicy: "Never",
-          command: ["sh", "-c", "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 5 storefront 80"],
-          resources: { limits: { cpu: "100m", memory: "32Mi" } },
-          securityContext: {
-            allowPrivilegeEscalation: false,
-            readOnlyRootFilesystem: true,
-            capabilities: { drop: ["ALL"] },
-          },
-        },
-      ],
+    spec: { backoffLimit: 0, template: { spec: storefrontProbePodSpec() } },
+  };
+}
+function storefrontProbePodSpec() {
+  return {
+    restartPolicy: "Never",
+    automountServiceAccountToken: false,
+    securityContext: {
+      runAsNonRoot: true,
+      runAsUser: 65534,
+      seccompProfile: { type: "RuntimeDefault" },
     },
+    containers: [
+      {
+        name: "probe",
+        // hack/toolchain.sh images: the local node's busybox image (nothing is pulled).
+        image: "scoped-cd.local/probe:1",
+        imagePullPolicy: "Never",
+        command: ["sh", "-c", "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 5 storefront 80"],
+        resources: { limits: { cpu: "100m", memory: "32Mi" } },
+        securityContext: {
+          allowPrivilegeEscalation: false,
+          readOnlyRootFilesystem: true,
+          capabilities: { drop: ["ALL"] },
+        },
+      },
+    ],
   };
 }
 
@@ -157,26 +161,23 @@ function storefrontAnswer(io: Io, kubeconfigFile: string, namespace: string): st
       timeout: 90_000,
     });
   const file = path.relative(process.cwd(), kubeconfigFile);
-  kubectl(["delete", "pod", STOREFRONT_PROBE, "--ignore-not-found", "--wait"]);
+  const remove = (wait: boolean) =>
+    kubectl(["delete", "job", STOREFRONT_PROBE, "--ignore-not-found", `--wait=${wait}`]);
+  remove(true);
   try {
-    kubectl(["create", "-f", "-"], JSON.stringify(storefrontProbePod(namespace)));
-    kubectl([
-      "wait",
-      `pod/${STOREFRONT_PROBE}`,
-      "--for=jsonpath={.status.phase}=Succeeded",
-      "--timeout=60s",
-    ]);
-    const answer = kubectl(["logs", STOREFRONT_PROBE]);
-    const status = answer.split("\r\n")[0].trim();
+    kubectl(["create", "-f", "-"], JSON.stringify(storefrontProbeJob(namespace)));
+    kubectl(["wait", `job/${STOREFRONT_PROBE}`, "--for=condition=Complete", "--timeout=60s"]);
+    const answer = kubectl(["logs", `job/${STOREFRONT_PROBE}`]);
+    const status = answer.split(/\r?\n/)[0].trim();
     io.stderr(
-      `\n$ kubectl --kubeconfig ${file} -n ${namespace} logs ${STOREFRONT_PROBE}   # a pod that asked http://storefront/\n${status}\n=> the storefront answers inside its stage\n`,
+      `\n$ kubectl --kubeconfig ${file} -n ${namespace} logs job/${STOREFRONT_PROBE}   # a Job that asked http://storefront/\n${status}\n=> the storefront answers inside its stage\n`,
     );
     return status;
   } catch (err) {
     const why = String((err as { stderr?: string }).stderr || err).trim();
     throw new CliError(`the storefront did not answer the probe pod in ${namespace}: ${why}`, 1);
   } finally {
-    kubectl(["delete", "pod", STOREFRONT_PROBE, "--ignore-not-found", "--wait=false"]);
+    remove(false);
   }
 }
 
