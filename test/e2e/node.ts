@@ -65,6 +65,20 @@ export function probePod(
   };
 }
 
+/** A Deployment (of the probe pod's name and namespace) whose pods are the probe pod given. */
+export function probeDeployment(pod: ReturnType<typeof probePod>, replicas: number) {
+  return {
+    apiVersion: "apps/v1",
+    kind: "Deployment",
+    metadata: { name: pod.metadata.name, namespace: pod.metadata.namespace },
+    spec: {
+      replicas,
+      selector: { matchLabels: { app: "probe" } },
+      template: { metadata: { labels: pod.metadata.labels }, spec: pod.spec },
+    },
+  };
+}
+
 /** Wait until a pod runs and is Ready; resolves with its IP. */
 export async function podReady(admin: string, namespace: string, name: string, seconds = 90) {
   return waitFor(`pod ${namespace}/${name} to be Ready`, seconds, async () => {
