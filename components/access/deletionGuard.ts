@@ -17,6 +17,7 @@
 // TokenRequest provider reads it: nothing of it is an input or in the state. The code is
 // serialized into the state: self-contained, modules required inside the functions.
 /* eslint-disable @typescript-eslint/no-explicit-any -- untyped API JSON in serialized code */
+import type * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import {
   foreignFinalizers,
@@ -218,6 +219,30 @@ export class IdentityDeletion extends pulumi.dynamic.Resource {
       "IdentityDeletion",
     );
   }
+}
+
+/**
+ * The guard of a ServiceAccount the access layer owns (the deployer's, Tiller's), named
+ * `<name>-sa-deletion` and parented like it: deleted, finalizers stripped, before the account.
+ */
+export function guardServiceAccount(
+  name: string,
+  serviceAccount: k8s.core.v1.ServiceAccount,
+  args: { namespace: pulumi.Input<string>; adminContext?: string },
+  parent: pulumi.Resource,
+): IdentityDeletion {
+  return new IdentityDeletion(
+    `${name}-sa-deletion`,
+    {
+      ref: {
+        kind: "ServiceAccount",
+        namespace: args.namespace,
+        name: serviceAccount.metadata.name,
+      },
+      context: args.adminContext,
+    },
+    { parent, dependsOn: [serviceAccount] },
+  );
 }
 
 export interface StageTeardownInputs {

@@ -8,7 +8,7 @@ import { PolicyRule } from "../../policy/rbac";
 import { grantRoleToServiceAccount } from "./roleGrant";
 import { AUTHORITATIVE, BACKGROUND_DELETION } from "./labels";
 import { TokenRequest } from "./tokenRequest";
-import { IdentityDeletion } from "./deletionGuard";
+import { guardServiceAccount, IdentityDeletion } from "./deletionGuard";
 import { CredentialConfig } from "../../config";
 import { jwtAuthenticator, oidcJobGroup } from "../../policy/credentials";
 import { CredentialSummary } from "../outputs";
@@ -168,18 +168,7 @@ export class DeployerAccess extends pulumi.ComponentResource {
     );
     this.serviceAccountName = serviceAccount.metadata.name;
     // Deleted (and stripped of any finalizer) before the ServiceAccount, within a bound.
-    new IdentityDeletion(
-      `${name}-sa-deletion`,
-      {
-        ref: {
-          kind: "ServiceAccount",
-          namespace: args.namespace,
-          name: serviceAccount.metadata.name,
-        },
-        context: args.adminContext,
-      },
-      { parent: this, dependsOn: [serviceAccount] },
-    );
+    guardServiceAccount(name, serviceAccount, args, this);
     this.grants = grantRoleToServiceAccount(name, {
       objectName: "scoped-deployer",
       namespace: args.namespace,

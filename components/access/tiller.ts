@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { API_EGRESS_LABEL } from "../../policy/admission";
 import { tillerRules } from "../../policy/deployerProfile";
 import { BACKGROUND_DELETION, stageLabels } from "./labels";
-import { IdentityDeletion } from "./deletionGuard";
+import { guardServiceAccount } from "./deletionGuard";
 import { grantRoleToServiceAccount } from "./roleGrant";
 
 export const TILLER_PORT = 44134;
@@ -78,18 +78,7 @@ export class Tiller extends pulumi.ComponentResource {
       { parent: this, provider, deleteBeforeReplace: true },
     );
     this.serviceAccountName = serviceAccount.metadata.name;
-    new IdentityDeletion(
-      `${name}-sa-deletion`,
-      {
-        ref: {
-          kind: "ServiceAccount",
-          namespace: args.namespace,
-          name: serviceAccount.metadata.name,
-        },
-        context: args.adminContext,
-      },
-      { parent: this, dependsOn: [serviceAccount] },
-    );
+    guardServiceAccount(name, serviceAccount, args, this);
 
     const [, binding] = grantRoleToServiceAccount(name, {
       objectName: "tiller",
