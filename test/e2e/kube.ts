@@ -122,6 +122,8 @@ export function bearerRequest(
   method: string,
   path: string,
   body?: unknown,
+  /** Extra or overriding headers (a patch type's Content-Type, a User-Agent). */
+  headers: Record<string, string> = {},
 ): Promise<{ status: number; body: any }> {
   const payload = body === undefined ? undefined : JSON.stringify(body);
   return new Promise((resolve, reject) => {
@@ -136,6 +138,7 @@ export function bearerRequest(
           Authorization: `Bearer ${token}`,
           "Content-Type": "application/json",
           Accept: "application/json",
+          ...headers,
         },
       },
       (res) => {

@@ -8,11 +8,10 @@
 // one with a local Tiller and a chart with a hook, a CronJob, an HPA and a PDB.
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
-import * as https from "node:https";
 import * as path from "node:path";
 import * as yaml from "js-yaml";
 import { IDENTITY_DELETE_SECONDS, TEARDOWN_SECONDS } from "../../policy/revocation";
-import { adminClients, Clients, loadClientNode, whoAmI } from "./kube";
+import { adminClients, bearerRequest, Clients, loadClientNode, whoAmI } from "./kube";
 import { collect, createTestStack, runCli, TestStack, uniqueSuffix, waitFor } from "./support";
 
 const suffix = uniqueSuffix();
@@ -65,42 +64,10 @@ function call(
   body?: unknown,
   contentType = "application/json",
 ): Promise<{ status: number; body: any }> {
-  const payload = body === undefined ? undefined : JSON.stringify(body);
-  return new Promise((resolve, reject) => {
-    const req = https.request(
-      new URL(s.server + urlPath),
-      {
-        method,
-        ca: s.ca,
-        agent: false,
-        timeout: 15_000,
-        headers: {
-          Authorization: `Bearer ${s.token}`,
-          // What kubectl sends: the API server records "kubectl" as the field manager.
-          "User-Agent": "kubectl/v1.34.12 (linux/amd64) kubernetes/leaked",
-          "Content-Type": contentType,
-          Accept: "application/json",
-        },
-      },
-      (res) => {
-        let text = "";
-        res.setEncoding("utf8");
-        res.on("data", (c: string) => (text += c));
-        res.on("end", () => {
-          let parsed: unknown = text;
-          try {
-            parsed = JSON.parse(text);
-          } catch {
-            // not JSON
-          }
-          resolve({ status: res.statusCode ?? 0, body: parsed });
-        });
-      },
-    );
-    req.on("timeout", () => req.destroy(new Error("timed out")));
-    req.on("error", reject);
-    if (payload) req.write(payload);
-    req.end();
+  return bearerRequest(s, s.token, method, urlPath, body, {
+    // What kubectl sends: the API server records "kubectl" as the field manager.
+    "User-Agent": "kubectl/v1.34.12 (linux/amd64) kubernetes/leaked",
+    "Content-Type": contentType,
   });
 }
 
