@@ -22,7 +22,7 @@
 # SCOPED_CD_CLUSTER=<instance> selects another, independent cluster of this checkout: its own state
 # in .local/cluster-<instance>/ and its own block of ports. The fault tests stop and restart their
 # API server and etcd, and the benchmarks want a quiet cluster, so each gets an instance of its own
-# and the shared e2e cluster is never disturbed. Instances: default, faults, bench.
+# and the shared e2e cluster is never disturbed. Instances: default, faults, bench, dev1..dev5.
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -31,7 +31,10 @@ case "$instance" in
   default) state="$repo/.local/cluster" port_offset=0 node_kind=real ;;
   faults) state="$repo/.local/cluster-faults" port_offset=100 node_kind=kwok ;;
   bench) state="$repo/.local/cluster-bench" port_offset=200 node_kind=kwok ;;
-  *) echo "cluster: unknown SCOPED_CD_CLUSTER '$instance' (one of: default, faults, bench)" >&2; exit 2 ;;
+  # Scratch instances for developers working side by side on one machine (one checkout each):
+  # their own ports, a kwok node (the real node's network namespaces exist once per machine).
+  dev[1-5]) state="$repo/.local/cluster-$instance" port_offset=$((200 + 100 * ${instance#dev})) node_kind=kwok ;;
+  *) echo "cluster: unknown SCOPED_CD_CLUSTER '$instance' (one of: default, faults, bench, dev1..dev5)" >&2; exit 2 ;;
 esac
 pki="$state/pki" logs="$state/logs" pids="$state/pids"
 admin_kubeconfig="$state/admin.kubeconfig"
