@@ -3,9 +3,13 @@
 // the admin credential (all/access modes) have been checked.
 import { loadConfig } from "./config";
 import { deployStack } from "./components/stack";
+import { API_SERVER } from "./components/access/adminProvider";
+import { LiveCluster } from "./components/access/liveCluster";
 
-export = async () => {
-  const outputs = await deployStack(loadConfig());
+// The engine calls this with no argument (the live API server); the unit tests hand it an
+// offline stand-in for the admin credential check and the live reads.
+export = async (cluster: LiveCluster = API_SERVER) => {
+  const outputs = await deployStack(loadConfig(), cluster);
   return {
     /** Stage name -> scoped kubeconfig YAML (secret). Present in `all` and `access` modes. */
     kubeconfigs: outputs.kubeconfigs,

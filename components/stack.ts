@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { PROJECT, StackConfig } from "../config";
-import { adminAccess } from "./access/adminProvider";
+import { adminAccess, API_SERVER } from "./access/adminProvider";
+import { LiveCluster } from "./access/liveCluster";
 import { authenticationConfiguration } from "../policy/credentials";
 import { Promotion } from "./delivery/promotion";
 import { StageSummary } from "./outputs";
@@ -20,12 +21,13 @@ export interface StackOutputs {
 
 /**
  * Build every stage of the stack as its mode asks. Config must already be validated; the admin
- * kubeconfig (all/access) is resolved before the first registration.
+ * kubeconfig (all/access) is resolved and checked against `cluster` before the first registration.
  */
 export async function deployStack(
   config: StackConfig<pulumi.Output<string>>,
+  cluster: LiveCluster = API_SERVER,
 ): Promise<StackOutputs> {
-  const accessFor = await accessResolver(config);
+  const accessFor = await accessResolver(config, cluster);
   const upstream = new Map<string, Promotion>();
   const promotionFrom = (stack: string): Promotion => {
     if (!upstream.has(stack)) {
@@ -70,14 +72,18 @@ export async function deployStack(
 /** How each stage gets its access layer: declared here (admin provider) or consumed. */
 async function accessResolver(
   config: StackConfig<pulumi.Output<string>>,
+  cluster: LiveCluster,
 ): Promise<(stage: string) => StageAccess> {
   if (config.mode !== "delivery") {
-    const admin = await adminAccess({
-      mode: config.mode,
-      clusterName: config.cluster.name,
-      server: config.cluster.server,
-      context: config.cluster.context,
-    });
+    const admin = await adminAccess(
+      {
+        mode: config.mode,
+        clusterName: config.cluster.name,
+        server: config.cluster.server,
+        context: config.cluster.context,
+      },
+      cluster,
+    );
     return () => ({
       kind: "declare",
       adminProvider: admin.provider,

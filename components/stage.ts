@@ -1,7 +1,7 @@
-import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { Mode, StageConfig } from "../config";
 import { TILLER_NAMESPACE_RULE } from "../policy/deployerProfile";
+import { AdminProvider } from "./access/adminProvider";
 import { DeployerAccess } from "./access/deployerAccess";
 import { Promotion } from "./delivery/promotion";
 import { ScopedNamespace } from "./access/scopedNamespace";
@@ -15,7 +15,7 @@ export type StageAccess =
   | {
       /** `all` / `access`: this stack declares the access layer with the admin provider. */
       readonly kind: "declare";
-      readonly adminProvider: k8s.Provider;
+      readonly adminProvider: AdminProvider;
       readonly clusterName: string;
       readonly server: pulumi.Input<string>;
       /** The admin kubeconfig context (`cluster.context`); default: the current one. */

@@ -6,12 +6,53 @@ import * as os from "node:os";
 import * as path from "node:path";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { MockMonitor } from "@pulumi/pulumi/runtime/mocks";
 import { Mode, PROJECT } from "../../config";
+import {
+  AdminCredentialCheck,
+  KubeConfig,
+  LiveCluster,
+  LiveObject,
+  LiveRef,
+  getLiveObject,
+} from "./liveCluster";
+
+/**
+ * The admin provider, with the live reads of the same credential and context (the validated
+ * `cluster.context`) that authoritative objects are checked against before they are registered.
+ */
+export class AdminProvider extends k8s.Provider {
+  /** Read an object live with the admin kubeconfig; undefined when it does not exist. */
+  public readonly readLive: (ref: LiveRef) => Promise<LiveObject | undefined>;
+
+  /**
+   * `readLive` defaults to reading through the kubeconfig kubectl would use (KUBECONFIG or
+   * ~/.kube/config), at `args.context` when given: the provider's own credential.
+   */
+  constructor(
+    name: string,
+    args: k8s.ProviderArgs & { context?: string },
+    readLive?: (ref: LiveRef) => Promise<LiveObject | undefined>,
+    opts?: pulumi.CustomResourceOptions,
+  ) {
+    super(name, args, opts);
+    let kc: Promise<KubeConfig> | undefined;
+    this.readLive =
+      readLive ??
+      (async (ref) => {
+        kc ??= import("@kubernetes/client-node").then(({ KubeConfig }) => {
+          const config = new KubeConfig();
+          config.loadFromDefault();
+          if (args.context) config.setCurrentContext(args.context);
+          return config;
+        });
+        return getLiveObject(await kc, ref);
+      });
+  }
+}
 
 export interface AdminAccess {
   /** The explicit admin provider; access-layer resources only. */
-  readonly provider: k8s.Provider;
+  readonly provider: AdminProvider;
   /** The API server URL written into scoped kubeconfigs. */
   readonly server: string;
 }
@@ -36,7 +77,10 @@ export function adminKubeconfigFiles(env: NodeJS.ProcessEnv = process.env): stri
  * Find the admin kubeconfig and its cluster, then create the admin provider from it. Throws a
  * RunError naming the credential and how to provide it when there is none.
  */
-export async function adminAccess(args: AdminAccessArgs): Promise<AdminAccess> {
+export async function adminAccess(
+  args: AdminAccessArgs,
+  cluster: LiveCluster = API_SERVER,
+): Promise<AdminAccess> {
   const files = adminKubeconfigFiles();
   const found = files.filter((f) => fs.existsSync(f));
   const remedy =
@@ -68,18 +112,14 @@ export async function adminAccess(args: AdminAccessArgs): Promise<AdminAccess> {
       `${PROJECT}:cluster: the admin kubeconfig (${found.join(", ")}) has no current context with a cluster: ${remedy}`,
     );
   }
-  await checkAdminCredential(kc, found, args);
-  const provider = new k8s.Provider("admin", {
-    context: args.context,
-    clusterIdentifier: args.clusterName,
-  });
+  await cluster.checkAdminCredential(kc, { files: found, mode: args.mode });
+  const provider = new AdminProvider(
+    "admin",
+    { context: args.context, clusterIdentifier: args.clusterName },
+    (ref) => cluster.read(kc, ref),
+  );
   return { provider, server: args.server ?? kubeconfigServer };
 }
-
-type ClientNode = typeof import("@kubernetes/client-node", {
-  with: { "resolution-mode": "import" },
-});
-type KubeConfig = InstanceType<ClientNode["KubeConfig"]>;
 
 /** What the access layer writes; the admin credential must be allowed each (SelfSubjectAccessReview). */
 const ADMIN_NEEDS = [
@@ -98,15 +138,12 @@ const ADMIN_NEEDS = [
  * Ask the API server, with the admin credential, who it is (SelfSubjectReview) and whether it may
  * write what the access layer declares (SelfSubjectAccessReview), before anything is registered:
  * a revoked, expired or unauthorized credential fails here, naming the kubeconfig, its context and
- * user, and what to do, instead of failing some resource midway. Skipped under Pulumi's mocks
- * (unit tests: no API server).
+ * user, and what to do, instead of failing some resource midway.
  */
 export async function checkAdminCredential(
   kc: KubeConfig,
-  files: readonly string[],
-  args: AdminAccessArgs,
+  { files, mode }: AdminCredentialCheck,
 ): Promise<void> {
-  if (pulumi.runtime.getMonitor() instanceof MockMonitor) return;
   const { AuthenticationV1Api, AuthorizationV1Api } = await import("@kubernetes/client-node");
   const server = kc.getCurrentCluster()?.server ?? "?";
   const context = kc.getCurrentContext();
@@ -171,7 +208,10 @@ export async function checkAdminCredential(
   if (denied.length > 0) {
     throw new pulumi.RunError(
       `${PROJECT}:cluster: ${which} authenticates as ${username}, which may not ${denied.join(", ")} ` +
-        `(403 Forbidden for mode ${args.mode}): it is not (or no longer) a cluster admin; ${fix}`,
+        `(403 Forbidden for mode ${mode}): it is not (or no longer) a cluster admin; ${fix}`,
     );
   }
 }
+
+/** The live API server, as the program's entry point hands it over. */
+export const API_SERVER: LiveCluster = { checkAdminCredential, read: getLiveObject };

@@ -52,6 +52,7 @@ export class AdmissionGuardrails extends pulumi.ComponentResource {
             annotations: authoritativeAnnotations(
               { apiVersion: api, kind: "ValidatingAdmissionPolicy", name: objectName },
               { spec: policySpec },
+              provider,
             ),
           },
           spec: policySpec,
@@ -72,6 +73,7 @@ export class AdmissionGuardrails extends pulumi.ComponentResource {
             annotations: authoritativeAnnotations(
               { apiVersion: api, kind: "ValidatingAdmissionPolicyBinding", name: objectName },
               { spec: bindingSpec },
+              provider,
             ),
           },
           spec: bindingSpec,

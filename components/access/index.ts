@@ -1,5 +1,6 @@
 // The access layer: everything declared with the admin provider.
-export { adminAccess, AdminAccess, AdminAccessArgs } from "./adminProvider";
+export { adminAccess, AdminAccess, AdminAccessArgs, AdminProvider } from "./adminProvider";
+export { LiveCluster, LiveObject, LiveRef } from "./liveCluster";
 export { AdmissionGuardrails, AdmissionGuardrailsArgs } from "./admissionGuardrails";
 export { DeployerAccess, DeployerAccessArgs } from "./deployerAccess";
 export { ScopedNamespace, ScopedNamespaceArgs } from "./scopedNamespace";

@@ -32,6 +32,7 @@ export function grantRoleToServiceAccount(
     annotations: authoritativeAnnotations(
       { apiVersion: "rbac.authorization.k8s.io/v1", kind, ...ref },
       declared,
+      args.provider,
     ),
   });
   const rules = args.rules;

@@ -102,6 +102,7 @@ export class ScopedNamespace extends pulumi.ComponentResource {
       authoritativeAnnotations(
         { apiVersion, kind, name: objectName, namespace: args.namespace },
         declared as Record<string, unknown>,
+        provider,
       );
     const quotaSpec = { hard: stageQuota(args.quota, args.services.allowTypes) };
     const quota = new k8s.core.v1.ResourceQuota(

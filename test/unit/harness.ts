@@ -3,6 +3,7 @@
 import * as crypto from "node:crypto";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
+import { LiveCluster } from "../../components/access/liveCluster";
 
 export const PROJECT = "scoped-cd";
 export const TOKEN = "eyJhbGciOiJSUzI1NiJ9.fake-token-for-tests";
@@ -143,6 +144,21 @@ export async function mockRegistrations(
 }
 
 const INDEX = path.resolve(__dirname, "../../index.js");
+
+/** Live objects the offline cluster returns to the program's authoritative reads, by kind/ns/name. */
+export type LiveObjects = Record<string, Record<string, unknown>>;
+
+/**
+ * The API server as the unit tests stand it in: the admin credential passes its check, and a live
+ * read finds only what the test put in `live` ("Kind/namespace/name", or "Kind/name").
+ */
+export function offlineCluster(live: LiveObjects = {}): LiveCluster {
+  return {
+    checkAdminCredential: async () => {},
+    read: async (_kc, ref) =>
+      live[[ref.kind, ref.namespace, ref.name].filter((p) => p !== undefined).join("/")],
+  };
+}
 /** An admin kubeconfig for all/access modes (never contacted under mocks). */
 export const ADMIN_KUBECONFIG = path.resolve(__dirname, "../../../test/unit/admin.kubeconfig");
 
@@ -159,6 +175,8 @@ export async function runProgram(
     preview?: boolean;
     /** The admin kubeconfig file(s) the program finds (KUBECONFIG); default: a fixture. */
     adminKubeconfig?: string;
+    /** The API server the program checks and reads (default: offlineCluster(), finding nothing). */
+    cluster?: LiveCluster;
   } = {},
 ): Promise<RunResult> {
   const registrations = await mockRegistrations(opts.stack ?? "unit", opts);
@@ -181,8 +199,8 @@ export async function runProgram(
   process.env.KUBECONFIG = opts.adminKubeconfig ?? ADMIN_KUBECONFIG;
   try {
     // The program exports a function, as the engine sees it: call it and await the outputs.
-    const program = require(INDEX) as () => Promise<RunResult["outputs"]>; // eslint-disable-line @typescript-eslint/no-require-imports
-    outputs = await program();
+    const program = require(INDEX) as (c: LiveCluster) => Promise<RunResult["outputs"]>; // eslint-disable-line @typescript-eslint/no-require-imports
+    outputs = await program(opts.cluster ?? offlineCluster());
   } catch (err) {
     error = err;
   } finally {

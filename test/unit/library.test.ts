@@ -2,10 +2,9 @@
 // package name (package.json `exports`) and declares one stage, as README "Use the components
 // from your own program" shows.
 import * as assert from "node:assert/strict";
-import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as yaml from "js-yaml";
-import { ConfigError, Stage, stageConfig } from "scoped-cd";
+import { AdminProvider, ConfigError, Stage, stageConfig } from "scoped-cd";
 import { deployerRules } from "scoped-cd/policy/deployerProfile";
 import { mockRegistrations, promiseOf, Registration } from "./harness";
 
@@ -15,7 +14,8 @@ describe("scoped-cd as a library", () => {
 
   before(async () => {
     registrations = await mockRegistrations("library");
-    const admin = new k8s.Provider("admin", { context: "prod-admin" });
+    // No API server under mocks: the live reads find nothing, as before a first `up`.
+    const admin = new AdminProvider("admin", { context: "prod-admin" }, async () => undefined);
     shop = new Stage("shop", {
       mode: "all",
       clusterName: "prod-eu1",

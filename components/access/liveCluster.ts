@@ -1,0 +1,104 @@
+// What the program asks the live API server with the admin credential, outside the engine: the
+// credential check before anything is registered (adminProvider.ts) and the live reads that keep
+// scoped-cd's own objects authoritative (authoritative.ts). One interface, so the program is
+// handed the real API server by its entry point and an offline stand-in by the unit tests,
+// instead of each call site guessing whether it runs under mocks.
+import * as https from "node:https";
+import * as pulumi from "@pulumi/pulumi";
+
+type ClientNode = typeof import("@kubernetes/client-node", {
+  with: { "resolution-mode": "import" },
+});
+export type KubeConfig = InstanceType<ClientNode["KubeConfig"]>;
+
+export interface LiveObject {
+  readonly metadata?: { readonly annotations?: Record<string, string> };
+  readonly [field: string]: unknown;
+}
+
+export interface LiveRef {
+  readonly apiVersion: string;
+  readonly kind: string;
+  readonly name: string;
+  readonly namespace?: string;
+}
+
+/** What the admin credential must be allowed to do, and whom to name when it is not. */
+export interface AdminCredentialCheck {
+  readonly files: readonly string[];
+  readonly mode: string;
+}
+
+export interface LiveCluster {
+  /** Fail (RunError) unless the admin kubeconfig authenticates and may write the access layer. */
+  checkAdminCredential(kc: KubeConfig, check: AdminCredentialCheck): Promise<void>;
+  /** The object as raw JSON, read with the admin kubeconfig; undefined when it does not exist. */
+  read(kc: KubeConfig, ref: LiveRef): Promise<LiveObject | undefined>;
+}
+
+/** The REST resource of each kind the live reads ask for. */
+const RESOURCES: Record<string, string> = {
+  ResourceQuota: "resourcequotas",
+  LimitRange: "limitranges",
+  NetworkPolicy: "networkpolicies",
+  Role: "roles",
+  RoleBinding: "rolebindings",
+  ValidatingAdmissionPolicy: "validatingadmissionpolicies",
+  ValidatingAdmissionPolicyBinding: "validatingadmissionpolicybindings",
+};
+
+/**
+ * One pool of kept-alive connections for every live read of a run: a stage has a dozen
+ * authoritative objects, and a fresh TLS handshake (client certificate, on both ends) for each
+ * read was a visible share of an access stack's `up` (bench/, docs/performance.md). The pool is
+ * keyed by the TLS options the request carries (CA, client certificate), so a connection is only
+ * ever reused with the same ones; headers (a token, an exec plugin's) are still applied per read.
+ * A kubeconfig with a proxy keeps client-node's own agent. Idle sockets do not keep the program
+ * alive (Node unrefs them in the pool), and a few sockets at a time are plenty for short GETs.
+ */
+const liveReadAgent = new https.Agent({ keepAlive: true, maxSockets: 4, timeout: 15_000 });
+
+/**
+ * GET the object as raw JSON (client-node's typed models rename fields such as `default` and
+ * `from`, which would read as surplus). Undefined when it does not exist.
+ */
+export async function getLiveObject(kc: KubeConfig, ref: LiveRef): Promise<LiveObject | undefined> {
+  const resource = RESOURCES[ref.kind];
+  if (!resource) throw new Error(`live read of kind ${ref.kind}: no REST resource known for it`);
+  const server = kc.getCurrentCluster()?.server;
+  const url = new URL(
+    (ref.apiVersion === "v1" ? "/api/v1" : `/apis/${ref.apiVersion}`) +
+      (ref.namespace ? `/namespaces/${ref.namespace}` : "") +
+      `/${resource}/${ref.name}`,
+    server,
+  );
+  const options: https.RequestOptions = { method: "GET", headers: { Accept: "application/json" } };
+  await kc.applyToHTTPSOptions(options);
+  // client-node made a one-off agent for these options; without a proxy, pool the connection.
+  if (!kc.getCurrentCluster()?.proxyUrl) options.agent = liveReadAgent;
+  const what = `${ref.kind} ${ref.namespace ? `${ref.namespace}/` : ""}${ref.name}`;
+  const { status, body } = await new Promise<{ status: number; body: string }>(
+    (resolve, reject) => {
+      const req = https.request(url, { ...options, timeout: 15_000 }, (res) => {
+        let text = "";
+        res.setEncoding("utf8");
+        res.on("data", (chunk: string) => (text += chunk));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: text }));
+      });
+      req.on("timeout", () => req.destroy(new Error("timed out")));
+      req.on("error", reject);
+      req.end();
+    },
+  ).catch((err: Error) => {
+    throw new pulumi.RunError(
+      `cannot read ${what} with the admin kubeconfig to check it for drift: ${err.message}`,
+    );
+  });
+  if (status === 404) return undefined;
+  if (status !== 200) {
+    throw new pulumi.RunError(
+      `cannot read ${what} with the admin kubeconfig to check it for drift: HTTP ${status}`,
+    );
+  }
+  return JSON.parse(body) as LiveObject;
+}
