@@ -113,9 +113,12 @@ export async function adminAccess(
     );
   }
   await cluster.checkAdminCredential(kc, { files: found, mode: args.mode });
+  // kubeconfig "" (not the SDK's default, the KUBECONFIG path): the provider process then loads
+  // the same ambient kubeconfig, and the provider's inputs stay the same for every operator, so a
+  // second admin with the credential at another path previews no change.
   const provider = new AdminProvider(
     "admin",
-    { context: args.context, clusterIdentifier: args.clusterName },
+    { kubeconfig: "", context: args.context, clusterIdentifier: args.clusterName },
     (ref) => cluster.read(kc, ref),
   );
   return { provider, server: args.server ?? kubeconfigServer };

@@ -1,4 +1,8 @@
 import * as assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { LocalWorkspace } from "@pulumi/pulumi/automation";
+import * as yaml from "js-yaml";
 import {
   collect,
   createTestStack,
@@ -62,6 +66,53 @@ describe("smoke: the dev stack on the local cluster", function () {
 
   it("previews no changes on a second run", async () => {
     await t.stack.preview({ expectNoChanges: true, onOutput: collect(t) });
+  });
+
+  it("previews no changes for a second operator whose cluster-admin credential is another file", async () => {
+    // Another admin, as a second operator would have: its own identity (a cluster-admin
+    // ServiceAccount's token), context and user names, in a kubeconfig at another path.
+    const name = `e2e-second-operator-${uniqueSuffix()}`;
+    await kubectl(admin, "create", "serviceaccount", name, "-n", "kube-system");
+    try {
+      await kubectl(
+        admin,
+        "create",
+        "clusterrolebinding",
+        name,
+        "--clusterrole=cluster-admin",
+        `--serviceaccount=kube-system:${name}`,
+      );
+      const token = (
+        await kubectl(admin, "create", "token", name, "-n", "kube-system", "--duration=10m")
+      ).trim();
+      const own = yaml.load(fs.readFileSync(admin, "utf8")) as { clusters: { cluster: unknown }[] };
+      const other = path.join(t.workDir, "second-operator.kubeconfig");
+      const doc = {
+        apiVersion: "v1",
+        kind: "Config",
+        clusters: [{ name: "the-cluster", cluster: own.clusters[0].cluster }],
+        users: [{ name: "second-operator", user: { token } }],
+        contexts: [
+          { name: "second", context: { cluster: "the-cluster", user: "second-operator" } },
+        ],
+        "current-context": "second",
+      };
+      fs.writeFileSync(other, yaml.dump(doc), { mode: 0o600 });
+      (t.stack.workspace as LocalWorkspace).envVars.KUBECONFIG = other;
+      await t.stack.preview({ expectNoChanges: true, onOutput: collect(t) });
+    } finally {
+      delete (t.stack.workspace as LocalWorkspace).envVars.KUBECONFIG;
+      await kubectl(admin, "delete", "clusterrolebinding", name, "--ignore-not-found");
+      await kubectl(
+        admin,
+        "delete",
+        "serviceaccount",
+        name,
+        "-n",
+        "kube-system",
+        "--ignore-not-found",
+      );
+    }
   });
 
   it("destroys cleanly", async () => {

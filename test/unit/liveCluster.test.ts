@@ -2,10 +2,13 @@
 // registration and can stop it, and an authoritative object's reconcile token follows what the
 // live read finds (components/access/liveCluster.ts, authoritative.ts).
 import * as assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { RECONCILE_ANNOTATION } from "../../components/access/authoritative";
 import { accessModeConfig } from "./fixtures";
-import { offlineCluster, runProgram } from "./harness";
+import { ADMIN_KUBECONFIG, offlineCluster, runProgram } from "./harness";
 
 const LIMITS = "kubernetes:core/v1:LimitRange";
 
@@ -57,5 +60,23 @@ describe("the live cluster the program is handed", () => {
       [key]: { metadata: { annotations: { [RECONCILE_ANNOTATION]: "abc" } }, spec: widened },
     });
     assert.match(token, /^[0-9a-f]{12}$/);
+  });
+
+  it("gives the admin provider the same inputs whichever path the operator's kubeconfig is at", async () => {
+    const elsewhere = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "scd-admin-")), "other.kubeconfig");
+    fs.copyFileSync(ADMIN_KUBECONFIG, elsewhere);
+    const adminInputs = async (adminKubeconfig: string) => {
+      const result = await runProgram(accessModeConfig(), { adminKubeconfig });
+      if (result.error) throw result.error;
+      const admin = result.byType("pulumi:providers:kubernetes").filter((r) => r.name === "admin");
+      assert.equal(admin.length, 1);
+      return admin[0].inputs;
+    };
+    const first = await adminInputs(ADMIN_KUBECONFIG);
+    const second = await adminInputs(elsewhere);
+    // A second operator's preview would otherwise show the provider updated (kubeconfig path).
+    assert.equal(first.kubeconfig, "");
+    assert.deepEqual(second, first);
+    assert.ok(!JSON.stringify(first).includes(path.dirname(ADMIN_KUBECONFIG)), JSON.stringify(first));
   });
 });
