@@ -63,7 +63,10 @@ describe("the live cluster the program is handed", () => {
   });
 
   it("gives the admin provider the same inputs whichever path the operator's kubeconfig is at", async () => {
-    const elsewhere = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "scd-admin-")), "other.kubeconfig");
+    const elsewhere = path.join(
+      fs.mkdtempSync(path.join(os.tmpdir(), "scd-admin-")),
+      "other.kubeconfig",
+    );
     fs.copyFileSync(ADMIN_KUBECONFIG, elsewhere);
     const adminInputs = async (adminKubeconfig: string) => {
       const result = await runProgram(accessModeConfig(), { adminKubeconfig });
@@ -77,6 +80,9 @@ describe("the live cluster the program is handed", () => {
     // A second operator's preview would otherwise show the provider updated (kubeconfig path).
     assert.equal(first.kubeconfig, "");
     assert.deepEqual(second, first);
-    assert.ok(!JSON.stringify(first).includes(path.dirname(ADMIN_KUBECONFIG)), JSON.stringify(first));
+    assert.ok(
+      !JSON.stringify(first).includes(path.dirname(ADMIN_KUBECONFIG)),
+      JSON.stringify(first),
+    );
   });
 });
