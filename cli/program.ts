@@ -37,12 +37,20 @@ export function errorLine(subcommand: string | undefined, message: string): stri
   return `scoped-cd${subcommand ? ` ${subcommand}` : ""}: ${message.trimEnd()}\n`;
 }
 
-interface RunState {
+export interface RunState {
   subcommand?: string;
   code: ExitCode;
 }
 
-function buildProgram(io: Io, runners: Runners, state: RunState): Command {
+/**
+ * The whole command tree. `run` parses with it; cli/reference.ts renders docs/cli.md from it (the
+ * defaults build it without running anything).
+ */
+export function buildProgram(
+  io: Io = processIo,
+  runners: Runners = RUNNERS,
+  state: RunState = { code: EXIT_OK },
+): Command {
   const output = (name?: string) => ({
     writeOut: io.stdout,
     writeErr: io.stderr,

@@ -27,7 +27,7 @@ const containerDefaults = (d: { cpu: string; memory: string; ephemeralStorage: s
     })
     .prefault({});
 
-/** Defaults written once (README "Configuration", policy/quota.ts bounds their sum). */
+/** Defaults written once (docs/configuration.md "Keys", policy/quota.ts bounds their sum). */
 export const CONTAINER_REQUEST_DEFAULTS = {
   cpu: "100m",
   memory: "128Mi",

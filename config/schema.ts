@@ -1,5 +1,6 @@
-// The stack configuration contract (README "Configuration"): every `scoped-cd:` key, its type and
-// its default, written once. Cross-field rules live in rules.ts; reading from the engine in load.ts.
+// The stack configuration contract (docs/configuration.md "Keys"): every `scoped-cd:` key, its type
+// and its default, written once. Cross-field rules live in rules.ts; reading from the engine in
+// load.ts.
 import { z } from "zod";
 import { deployerSchema } from "./deployer";
 import { guardrailsSchema } from "./guardrails";

@@ -16,7 +16,7 @@ export const tillerSchema = z
   .strictObject({
     enabled: z.boolean().default(false),
     // `cluster` stays the default so that an existing stack with `enabled: true` keeps the Tiller
-    // its jobs port-forward to; README recommends (and the sample stacks set) `local`.
+    // its jobs port-forward to; docs/tiller.md recommends (and the sample stacks set) `local`.
     mode: z.enum(TILLER_MODES).default("cluster"),
     image: z
       .string()

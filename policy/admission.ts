@@ -142,7 +142,7 @@ export interface ReservedName {
   readonly kind: string;
   /** Anchored regular expression (no backslashes: it is inlined into CEL). */
   readonly pattern: string;
-  /** What the README says of the name. */
+  /** Why the name is reserved (docs/security.md lists each). */
   readonly why: string;
 }
 export const RESERVED_NAMES: readonly ReservedName[] = [

@@ -1,7 +1,8 @@
-// The containment matrix of the security model (README "Security model") as data: what a stage's
-// scoped identity must be allowed, and what it must be refused. `scoped-cd verify` asks the API
-// server about each entry as that identity, so a Role that grew, a binding someone added by hand
-// or a wrong kubeconfig shows up as a surprise in the Jenkins build, not in an incident.
+// The containment matrix of the security model (docs/security.md "Checking containment") as data:
+// what a stage's scoped identity must be allowed, and what it must be refused. `scoped-cd verify`
+// asks the API server about each entry as that identity, so a Role that grew, a binding someone
+// added by hand or a wrong kubeconfig shows up as a surprise in the Jenkins build, not in an
+// incident.
 
 export type Expectation = "allowed" | "forbidden";
 

@@ -2,7 +2,7 @@
 // etcd (about 2,500 ConfigMaps of 1 MB fill its default 2 GiB and stop every write in the
 // cluster) or exhaust cluster-wide node ports and load balancers. A stage overrides any value.
 
-/** A default quota entry and why it is there (README "Configuration" documents each). */
+/** A default quota entry and why it is there (listed in docs/configuration.md "Quota defaults"). */
 export interface QuotaDefault {
   readonly value: string;
   readonly why: string;

@@ -1,6 +1,7 @@
 // What the access layer does so that a revocation (rotation, renewal, destroy) always completes,
 // whatever a holder of the old credential did first: pure rules, used by the deletion guards
-// (components/access/deletionGuard.ts) and documented in README "Security model".
+// (components/access/deletionGuard.ts) and documented in docs/security.md "Revocation cannot be
+// stalled".
 
 /**
  * How long the access layer waits for one identity object (a ServiceAccount, a token Secret) to

@@ -137,7 +137,7 @@ export function describeScopedProblem(p: CredentialProblem, ctx: ScopedCredentia
       return (
         `could not reach the API server${at}${shown}. The credential was not the problem: ` +
         `check that the cluster is up and reachable from this agent, then rerun (a rerun converges; ` +
-        `see README, Failure and recovery).`
+        `see docs/operations.md#failure-and-recovery).`
       );
   }
 }

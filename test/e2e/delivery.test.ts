@@ -193,7 +193,7 @@ describe("Jenkins delivery on the local cluster", function () {
     const namespace = namespaceOf("prod");
     const role = await admin.rbac.readNamespacedRole({ name: "scoped-deployer", namespace });
     const declaredRules = role.rules ?? [];
-    // Appended: the edit `up` cannot see (README "Known limitations"); verify and drift must.
+    // Appended: the edit `up` cannot see (docs/security.md "What is not contained"); verify and drift must.
     role.rules = [...declaredRules, { apiGroups: ["*"], resources: ["*"], verbs: ["*"] }];
     await admin.rbac.replaceNamespacedRole({ name: "scoped-deployer", namespace, body: role });
 

@@ -1,4 +1,4 @@
-// The namespace's guardrails (README "Security model": admission, quota, authoritative objects),
+// The namespace's guardrails (docs/security.md: admission, quota, authoritative objects),
 // attacked on the real API server with the stage's scoped kubeconfig only. One stack, shared by
 // the tests below, which run in order; most attempts are server-side dry-run creates.
 import * as assert from "node:assert/strict";

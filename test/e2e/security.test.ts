@@ -1,4 +1,4 @@
-// The security model (README "Security model"), proven against the real API server with the real
+// The security model (docs/security.md), proven against the real API server with the real
 // Pulumi CLI. One stack with two stages is shared by the describes below, which run in order.
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";

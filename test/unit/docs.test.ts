@@ -1,6 +1,6 @@
-// The documentation matches the schema: every configuration key has its row in README
-// "Configuration" and its mention in Pulumi.yaml, and nothing documented is missing from the
-// schema. Every committed stack file is valid.
+// The documentation matches the schema: every configuration key has its row in
+// docs/configuration.md "Keys" and its mention in Pulumi.yaml, and nothing documented is missing
+// from the schema. Every committed stack file is valid.
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -48,29 +48,29 @@ function allSchemaKeys(): string[] {
   return [...top, STAGE, ...schemaKeys(stageSchema, STAGE)];
 }
 
-interface ReadmeRow {
+interface KeyRow {
   /** The key, `…` expanded to `stages.<stage>.`. */
   readonly key: string;
   /** The rest of the row (type, default, meaning). */
   readonly text: string;
 }
 
-/** The rows of README "Configuration"'s table. */
-function readmeRows(): ReadmeRow[] {
-  const readme = fs.readFileSync(path.join(ROOT, "README.md"), "utf8");
-  const section = readme.split(/^## Configuration$/m)[1]?.split(/^##+ /m)[0] ?? "";
+/** The rows of the tables in docs/configuration.md "Keys" (its `###` subsections included). */
+function keyRows(): KeyRow[] {
+  const doc = fs.readFileSync(path.join(ROOT, "docs", "configuration.md"), "utf8");
+  const section = doc.split(/^## Keys$/m)[1]?.split(/^## /m)[0] ?? "";
   return [...section.matchAll(/^\| `([^`]+)`(.*)$/gm)].map((m) => ({
     key: m[1].replace(/^…/, `${STAGE}.`),
     text: m[2],
   }));
 }
-const readmeKeys = () => readmeRows().map((r) => r.key);
+const documentedKeys = () => keyRows().map((r) => r.key);
 
 /**
  * A schema key is documented by its own row, or by its parent's row when that row names it as a
  * field (`…containerRequests` with type `{cpu, memory}`).
  */
-function isDocumented(key: string, rows: readonly ReadmeRow[]): boolean {
+function isDocumented(key: string, rows: readonly KeyRow[]): boolean {
   const parent = key.slice(0, key.lastIndexOf("."));
   const field = key.slice(key.lastIndexOf(".") + 1);
   return rows.some(
@@ -79,12 +79,13 @@ function isDocumented(key: string, rows: readonly ReadmeRow[]): boolean {
 }
 
 describe("documentation of the configuration", () => {
-  it("has a README row for every schema key", () => {
-    const rows = readmeRows();
+  it("has a row in docs/configuration.md Keys for every schema key", () => {
+    const rows = keyRows();
+    assert.ok(rows.length > 0, "docs/configuration.md has no ## Keys section with key rows");
     assert.deepEqual(
       allSchemaKeys().filter((k) => !isDocumented(k, rows)),
       [],
-      "schema keys missing from README Configuration",
+      "schema keys missing from docs/configuration.md Keys",
     );
   });
 
@@ -92,9 +93,9 @@ describe("documentation of the configuration", () => {
     const keys = allSchemaKeys();
     const known = (k: string) => keys.includes(k) || keys.some((s) => s.startsWith(`${k}.`));
     assert.deepEqual(
-      readmeKeys().filter((k) => !known(k)),
+      documentedKeys().filter((k) => !known(k)),
       [],
-      "README Configuration rows with no schema key",
+      "docs/configuration.md Keys rows with no schema key",
     );
   });
 

@@ -1,4 +1,4 @@
-// The project's layers and the one direction their imports may point (README "Layout"): a check
+// The project's layers and the one direction their imports may point (docs/development.md "Layout"): a check
 // in the test suite, so a wrong import fails `npm test` with the file and the import named.
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";

@@ -1,6 +1,6 @@
 // The components as a library: another Pulumi TypeScript program imports `scoped-cd` by its
-// package name (package.json `exports`) and declares one stage, as README "Use the components
-// from your own program" shows.
+// package name (package.json `exports`) and declares one stage, as docs/development.md "Using the
+// components from your own program" shows.
 import * as assert from "node:assert/strict";
 import * as pulumi from "@pulumi/pulumi";
 import * as yaml from "js-yaml";

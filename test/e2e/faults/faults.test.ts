@@ -690,7 +690,7 @@ describe("faults: kills, restarts, revoked credentials and races, on the faults 
     // The file backend rewrites the whole checkpoint (about 4 KB per resource) after every step,
     // so an up of ~1,500 resources spends most of its time in the engine serialising the state
     // (measured without this: 1,238 resources in 10m21s, unfinished). The test skips the
-    // intermediate checkpoints (the final state is written as usual); see README, Scale.
+    // intermediate checkpoints (the final state is written as usual); see docs/operations.md, Scale.
     scale = await createTestStack("faults-scale", { PULUMI_SKIP_CHECKPOINTS: "true" });
     const stages = Object.fromEntries(
       Array.from({ length: count }, (_, i) => [
