@@ -1,5 +1,5 @@
 // `scoped-cd verify`: with a stage's scoped kubeconfig only, ask the API server the checks of
-// cli/lib/verifyChecks.ts (today: the containment matrix of the security model, by
+// cli/lib/verify/checks.ts (today: the containment matrix of the security model, by
 // SelfSubjectAccessReview) and print them as a table or JSON.
 // Exit 0: every check as expected; 1: any surprise; 2: could not run.
 //
@@ -23,7 +23,7 @@ import {
 import { KubeconfigSource, kubeconfigSourcesFor, readKubeconfig } from "../lib/kubeconfigSource";
 import { stackMode } from "../lib/stages";
 import { renderTable } from "../lib/table";
-import { CheckRow, STAGE_CHECKS, StageCheck, StageTarget } from "../lib/verifyChecks";
+import { CheckRow, STAGE_CHECKS, StageCheck, StageTarget } from "../lib/verify/checks";
 import {
   kubeconfigFileOption,
   outputOption,

@@ -1,11 +1,7 @@
 import * as assert from "node:assert/strict";
 import { parseConfig } from "../../config";
-import {
-  admissionPolicies,
-  CI_REQUESTER,
-  hostPatternRegex,
-  isInjectionAnnotation,
-} from "../../policy/admission";
+import { CI_REQUESTER, hostPatternRegex, isInjectionAnnotation } from "../../policy/admission";
+import { admissionPolicies } from "../../policy/admissionPolicies";
 import { cidrContains, egressRules } from "../../policy/egress";
 import { DEFAULT_QUOTA, stageQuota } from "../../policy/quota";
 import { surplus } from "../../policy/surplus";
