@@ -17,6 +17,11 @@ export interface AdmissionSettings {
   };
   readonly workloads: { readonly allowPriorityClasses: readonly string[] };
   readonly disruptionBudgets: { readonly allowMinAvailable: boolean };
+  /** Gateway API routes: `namespace/name` of the Gateways they may attach to, and host patterns. */
+  readonly gateway: {
+    readonly allowParents: readonly string[];
+    readonly allowHosts: readonly string[];
+  };
 }
 
 export const SERVICE_TYPES = ["NodePort", "LoadBalancer", "ExternalName"] as const;

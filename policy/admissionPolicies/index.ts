@@ -4,6 +4,7 @@
 import type { AdmissionPolicy, AdmissionSettings } from "../admission";
 import { accessPolicy } from "./access";
 import { disruptionPolicy } from "./disruption";
+import { gatewayPolicy } from "./gateway";
 import { identitiesPolicy } from "./identities";
 import { ingressPolicy } from "./ingress";
 import { rbacPolicy } from "./rbac";
@@ -20,6 +21,8 @@ export const POLICY_BUILDERS: readonly ((s: AdmissionSettings) => AdmissionPolic
   identitiesPolicy,
   volumesPolicy,
   accessPolicy,
+  // After the snapshot's eight: a stack made before it gains one policy, changes none.
+  gatewayPolicy,
 ];
 
 /** The policies of one stage. */

@@ -16,6 +16,7 @@ const base: AdmissionSettings = {
   ingress: { allowHosts: [], allowClasses: [], allowAnnotations: [] },
   workloads: { allowPriorityClasses: [] },
   disruptionBudgets: { allowMinAvailable: false },
+  gateway: { allowParents: [], allowHosts: [] },
 };
 const relaxed: AdmissionSettings = {
   stage: "prod",
@@ -28,6 +29,7 @@ const relaxed: AdmissionSettings = {
   },
   workloads: { allowPriorityClasses: ["high", "low"] },
   disruptionBudgets: { allowMinAvailable: true },
+  gateway: { allowParents: ["infra/shared"], allowHosts: ["app.example.com"] },
 };
 
 describe("admission policies (one builder per class)", () => {
@@ -43,7 +45,13 @@ describe("admission policies (one builder per class)", () => {
   ] as const) {
     it(`builds the same policies as before the split (${name} stage)`, () => {
       const snap = (snapshot as Record<string, unknown[]>)[name];
-      assert.deepEqual(JSON.parse(JSON.stringify(admissionPolicies(settings))), snap);
+      const built = JSON.parse(JSON.stringify(admissionPolicies(settings)));
+      // The snapshot's policies unchanged, in order; policies added since come after them.
+      assert.deepEqual(built.slice(0, snap.length), snap);
+      assert.deepEqual(
+        built.slice(snap.length).map((p: { class: string }) => p.class),
+        ["gateway"],
+      );
     });
   }
 });

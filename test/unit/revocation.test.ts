@@ -43,6 +43,7 @@ const settings = {
   ingress: { allowHosts: [], allowClasses: [], allowAnnotations: [] },
   workloads: { allowPriorityClasses: [] },
   disruptionBudgets: { allowMinAvailable: false },
+  gateway: { allowParents: [], allowHosts: [] },
 } as const;
 const accessPolicy = () => admissionPolicies(settings).find((p) => p.class === "access")!;
 
