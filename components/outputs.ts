@@ -51,6 +51,17 @@ export interface StageSummary {
    * layer's (`stages.<stage>.inventory.acknowledge`). Absent in outputs written before it existed.
    */
   inventory?: { acknowledge: { kind: string; name: string }[] };
+  /**
+   * What the stage's config allows on purpose, as `verify --attacks` needs it (matching attempts
+   * are "allowed by config"). From the access stack; absent in outputs written before it existed.
+   */
+  allowances?: {
+    serviceTypes: string[];
+    allowMinAvailable: boolean;
+    allowRbac: boolean;
+    /** The deployer holds pods/portforward (an in-cluster Tiller). */
+    tillerPortForward: boolean;
+  } | null;
 }
 
 /** The stack's outputs as values (`kubeconfigs` is a secret output: only with --show-secrets). */

@@ -178,6 +178,14 @@ export class Stage extends pulumi.ComponentResource {
             }
           : (upstream?.tiller ?? { enabled: null, namespace: null }),
         releases,
+        allowances: own
+          ? {
+              serviceTypes: [...cfg.guardrails.services.allowTypes],
+              allowMinAvailable: cfg.guardrails.disruptionBudgets.allowMinAvailable,
+              allowRbac: cfg.deployer.allowRbac,
+              tillerPortForward: cfg.tiller.enabled && cfg.tiller.mode === "cluster",
+            }
+          : (upstream?.allowances ?? null),
         // This stack's own acknowledgements (a delivery stack's, not its access stack's).
         inventory: { acknowledge: [...cfg.inventory.acknowledge] },
       }));

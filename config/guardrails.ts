@@ -118,6 +118,20 @@ export const guardrailsSchema = z
     disruptionBudgets: z
       .strictObject({ allowMinAvailable: z.boolean().default(false) })
       .prefault({}),
+    gateway: z
+      .strictObject({
+        /** Gateways (`namespace/name`) the stage's HTTPRoutes, GRPCRoutes and TLSRoutes may attach to. */
+        allowParents: uniqueList(
+          z
+            .string()
+            .regex(
+              /^[a-z0-9]([-a-z0-9]*[a-z0-9])?\/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/,
+              "must be namespace/name of a Gateway",
+            ),
+        ).default([]),
+        allowHosts: uniqueList(hostPattern).default([]),
+      })
+      .prefault({}),
     egress: z
       .strictObject({
         isolate: z.boolean().default(true),

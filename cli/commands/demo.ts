@@ -13,6 +13,7 @@ import { CliError, commandFailure } from "../errors";
 import { EXIT_OK, ExitCode } from "../exitCodes";
 import { Io, OutputFormat, writeJson } from "../io";
 import { PROJECT_ROOT } from "../lib/paths";
+import { attackSummary, isFailure, runAttacks } from "../lib/verify/attacks";
 import { writePrivateFile } from "../lib/privateFile";
 import { renderStagesTable, stagesOf } from "../lib/stages";
 import { outOption, outputOption, stackOption, workDirOption } from "../options";
@@ -250,16 +251,36 @@ export async function runDemo(args: DemoArgs, io: Io): Promise<ExitCode> {
   const storefront = stages[stage].releases.storefront
     ? storefrontAnswer(io, args.out, namespace)
     : undefined;
+  // The catalogue of `verify --attacks`, as the scoped identity (the kubeconfig stays in memory).
+  const attempts = await runAttacks({
+    stack: args.stack,
+    stage,
+    summary: stages[stage],
+    kubeconfig: kubeconfigs[stage],
+    otherNamespace: "default",
+  });
+  const attacks = { summary: attackSummary(attempts), allowed: attempts.filter(isFailure) };
   const ok =
+    attacks.allowed.length === 0 &&
     answers.every((a) => a.actual === a.expected) &&
     (storefront === undefined || /^HTTP\/1\.[01] 200\b/.test(storefront));
 
   if (args.output === "json") {
-    writeJson(io, { stack: args.stack, stages, kubeconfigFile: args.out, answers, storefront, ok });
+    writeJson(io, {
+      stack: args.stack,
+      stages,
+      kubeconfigFile: args.out,
+      answers,
+      storefront,
+      attacks,
+      ok,
+    });
   } else {
     io.stdout(`\n== stages output\n${renderStagesTable(stages)}\n`);
     io.stdout(`\n== answers: ${answers.map((a) => a.actual).join(" / ")}\n`);
     if (storefront) io.stdout(`== storefront: ${storefront}\n`);
+    io.stdout(`== escape attempts (verify --attacks): ${attacks.summary}\n`);
+    for (const a of attacks.allowed) io.stdout(`   ${a.outcome}: ${a.id} (${a.answer})\n`);
   }
   if (!ok) {
     throw new CliError(`expected ${answers.map((a) => a.expected).join(" / ")}`, 1);

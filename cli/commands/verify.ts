@@ -1,5 +1,5 @@
 // `scoped-cd verify`: with a stage's scoped kubeconfig only, ask the API server the checks of
-// cli/lib/verifyChecks.ts (today: the containment matrix of the security model, by
+// cli/lib/verify/checks.ts (today: the containment matrix of the security model, by
 // SelfSubjectAccessReview) and print them as a table or JSON.
 // Exit 0: every check as expected; 1: any surprise; 2: could not run.
 //
@@ -23,7 +23,8 @@ import {
 import { KubeconfigSource, kubeconfigSourcesFor, readKubeconfig } from "../lib/kubeconfigSource";
 import { stackMode } from "../lib/stages";
 import { renderTable } from "../lib/table";
-import { CheckRow, STAGE_CHECKS, StageCheck, StageTarget } from "../lib/verifyChecks";
+import { CheckRow, STAGE_CHECKS, StageCheck, StageTarget } from "../lib/verify/checks";
+import { AttackResult, attackSummary, isFailure, runAttacks } from "../lib/verify/attacks";
 import {
   kubeconfigFileOption,
   outputOption,
@@ -39,6 +40,8 @@ export interface VerifyArgs {
   readonly workDir: string;
   readonly otherNamespace: string;
   readonly output: OutputFormat;
+  /** Run the escape-attempt catalogue (policy/attacks.ts) instead of the checks. */
+  readonly attacks?: boolean;
 }
 
 interface VerifyOptions {
@@ -48,6 +51,7 @@ interface VerifyOptions {
   workDir: string;
   otherNamespace: string;
   output: OutputFormat;
+  attacks?: boolean;
 }
 
 export function defineVerify(program: Command): Command {
@@ -71,6 +75,12 @@ export function defineVerify(program: Command): Command {
         "a namespace besides kube-system that must be out of reach",
       ).default("default"),
     )
+    .addOption(
+      new Option(
+        "--attacks",
+        "run the catalogue of escape attempts instead (dry-runs, access reviews, objects created and deleted again in the stage namespace); exit 1 when any is allowed that the stage's config does not allow",
+      ),
+    )
     .addOption(outputOption())
     .addHelpText(
       "after",
@@ -79,7 +89,8 @@ Examples:
   $ scoped-cd verify --stack test --kubeconfig-file test=/run/secrets/test.kubeconfig
   $ scoped-cd verify --stack prod-access --stage prod \\
       --kubeconfig-file prod-access=.local/handoff/prod.kubeconfig
-  $ scoped-cd verify --stack dev --output json`,
+  $ scoped-cd verify --stack dev --output json
+  $ scoped-cd verify --stack test --attacks --kubeconfig-file test=/run/secrets/test.kubeconfig`,
     );
 }
 
@@ -93,6 +104,7 @@ export function verifyArgs(opts: VerifyOptions): VerifyArgs {
     workDir: path.resolve(opts.workDir),
     otherNamespace: opts.otherNamespace,
     output: opts.output,
+    ...(opts.attacks ? { attacks: true } : {}),
   };
 }
 
@@ -179,6 +191,93 @@ export function renderVerifyTable(rows: readonly CheckRow[]): string {
   ]);
 }
 
+export interface AttackStageResult {
+  readonly stage: string;
+  readonly namespace: string;
+  readonly serviceAccount: string | null;
+  /** False when the stack does not say what the stage allows (nothing is then allowed by config). */
+  readonly allowancesKnown: boolean;
+  readonly summary: string;
+  readonly allowed: number;
+  readonly attempts: readonly AttackResult[];
+}
+
+/** The `verify --attacks --output json` document. */
+export function attacksJson(stack: string, results: readonly AttackStageResult[]) {
+  const allowed = results.reduce((n, r) => n + r.allowed, 0);
+  return { stack, ok: allowed === 0, allowed, stages: results };
+}
+
+export function renderAttackTable(rows: readonly AttackResult[]): string {
+  return renderTable([
+    ["CLASS", "ATTEMPT", "RESULT", "ANSWER"],
+    ...rows.map((r) => [
+      r.class,
+      r.attempt,
+      r.outcome === "allowed-by-config" ? `allowed by config (${r.allowedBy})` : r.outcome,
+      r.answer,
+    ]),
+  ]);
+}
+
+/** The text report of one stage's attempts. */
+export function renderAttackStage(stack: string, r: AttackStageResult): string {
+  const identity = r.serviceAccount ? `, as ${r.serviceAccount}` : "";
+  const lines = [
+    `== stack ${stack}, stage ${r.stage} (namespace ${r.namespace}${identity}): escape attempts`,
+  ];
+  if (!r.allowancesKnown)
+    lines.push(
+      "   the stack does not say what the stage allows: nothing counts as allowed by config",
+    );
+  lines.push(renderAttackTable(r.attempts));
+  const failed = r.attempts.filter(isFailure);
+  if (failed.length) {
+    lines.push(
+      `   ALLOWED (an escape, or a guardrail missing): ${failed.map((f) => f.id).join(", ")}`,
+    );
+  }
+  lines.push(`   ${r.summary}`, "");
+  return `${lines.join("\n")}\n`;
+}
+
+async function runAttackStages(
+  args: VerifyArgs,
+  io: Io,
+  targets: readonly StageTarget[],
+  credential: Omit<ScopedCredentialContext, "stages">,
+): Promise<ExitCode> {
+  const results: AttackStageResult[] = [];
+  for (const target of targets) {
+    let attempts: AttackResult[];
+    try {
+      attempts = await runAttacks(target);
+    } catch (err) {
+      const message = (err instanceof Error ? err.message : String(err)).split("\n")[0];
+      const problem = credentialProblemOfError(err);
+      const why = problem
+        ? `\n${describeScopedProblem({ ...problem, server: problem.server ?? serverOf(target.kubeconfig) }, { ...credential, stages: [target.stage] })}`
+        : "";
+      throw new CliError(
+        `asking the API server failed for stage ${target.stage} (attacks): ${message}${why}`,
+      );
+    }
+    const result: AttackStageResult = {
+      stage: target.stage,
+      namespace: target.summary.namespace,
+      serviceAccount: target.summary.serviceAccount,
+      allowancesKnown: target.summary.allowances != null,
+      summary: attackSummary(attempts),
+      allowed: attempts.filter(isFailure).length,
+      attempts,
+    };
+    results.push(result);
+    if (args.output === "text") io.stdout(renderAttackStage(args.stack, result));
+  }
+  if (args.output === "json") writeJson(io, attacksJson(args.stack, results));
+  return results.every((r) => r.allowed === 0) ? EXIT_OK : EXIT_FOUND;
+}
+
 async function checkStage(
   target: StageTarget,
   checks: readonly StageCheck[],
@@ -233,6 +332,7 @@ export async function runVerify(
       mode === "delivery" ? await configString(stack, "scoped-cd:accessStack") : args.stack,
     source: args.kubeconfig ? ("file" as const) : ("access-stack" as const),
   };
+  if (args.attacks) return runAttackStages(args, io, stageTargets(args, outputs, mode), credential);
   const results: StageResult[] = [];
   for (const target of stageTargets(args, outputs, mode)) {
     const result = await checkStage(target, checks, credential);

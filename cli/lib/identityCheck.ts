@@ -9,7 +9,7 @@ import {
   strayStageGrants,
 } from "../../policy/credentials";
 import type { StageSummary } from "../../components/outputs";
-import type { CheckRow, StageCheck } from "./verifyChecks";
+import type { CheckRow, StageCheck } from "./verify/types";
 
 /**
  * The stray grants in a stage's namespace, read as the stage's scoped identity; null when that

@@ -19,7 +19,7 @@ import {
   UndeclaredObject,
   undeclaredObjects,
 } from "../../policy/inventory";
-import type { CheckRow, StageCheck } from "./verifyChecks";
+import type { CheckRow, StageCheck } from "./verify/types";
 
 type ClientNode = typeof import("@kubernetes/client-node", {
   with: { "resolution-mode": "import" },

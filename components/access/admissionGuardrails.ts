@@ -1,6 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { admissionPolicies, AdmissionSettings, policyName } from "../../policy/admission";
+import { AdmissionSettings, policyName } from "../../policy/admission";
+import { admissionPolicies } from "../../policy/admissionPolicies";
 import { authoritativeAnnotations } from "./authoritative";
 import { stageLabels } from "./labels";
 

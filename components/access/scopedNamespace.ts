@@ -37,6 +37,7 @@ export interface ScopedNamespaceArgs {
   readonly ingress: AdmissionSettings["ingress"];
   readonly workloads: AdmissionSettings["workloads"];
   readonly disruptionBudgets: AdmissionSettings["disruptionBudgets"];
+  readonly gateway: AdmissionSettings["gateway"];
   /** Egress isolation: own namespace, cluster DNS and these allowances only. */
   readonly egress: { readonly isolate: boolean; readonly allow: readonly EgressAllow[] };
   /** LimitRange defaults for containers that declare no requests. */
@@ -215,6 +216,7 @@ export class ScopedNamespace extends pulumi.ComponentResource {
         ingress: args.ingress,
         workloads: args.workloads,
         disruptionBudgets: args.disruptionBudgets,
+        gateway: args.gateway,
         provider,
       },
       { parent: this, dependsOn: [namespace] },

@@ -13,7 +13,7 @@ import { Io } from "../../cli/io";
 import { PROJECT_ROOT } from "../../cli/lib/paths";
 import { renderStagesTable } from "../../cli/lib/stages";
 import { renderTable } from "../../cli/lib/table";
-import { CheckRow } from "../../cli/lib/verifyChecks";
+import { CheckRow } from "../../cli/lib/verify/types";
 import { run, Runners } from "../../cli/program";
 import { cleanStack, driftedStack, failedStack } from "./driftReport.fixtures";
 

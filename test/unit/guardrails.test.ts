@@ -1,11 +1,7 @@
 import * as assert from "node:assert/strict";
 import { parseConfig } from "../../config";
-import {
-  admissionPolicies,
-  CI_REQUESTER,
-  hostPatternRegex,
-  isInjectionAnnotation,
-} from "../../policy/admission";
+import { CI_REQUESTER, hostPatternRegex, isInjectionAnnotation } from "../../policy/admission";
+import { admissionPolicies } from "../../policy/admissionPolicies";
 import { cidrContains, egressRules } from "../../policy/egress";
 import { DEFAULT_QUOTA, stageQuota } from "../../policy/quota";
 import { surplus } from "../../policy/surplus";
@@ -118,12 +114,13 @@ describe("the admission guardrails", () => {
     );
   });
 
-  it("declares eight policies and eight Deny bindings selecting the stage namespace only", () => {
+  it("declares nine policies and nine Deny bindings selecting the stage namespace only", () => {
     const policies = result.byType(T.vap);
     const bindings = result.byType(T.vapBinding);
     assert.deepEqual(policies.map((p) => p.inputs.metadata.name).sort(), [
       "scoped-cd-shop-dev-access",
       "scoped-cd-shop-dev-disruption",
+      "scoped-cd-shop-dev-gateway",
       "scoped-cd-shop-dev-identities",
       "scoped-cd-shop-dev-ingress",
       "scoped-cd-shop-dev-rbac",
@@ -142,7 +139,7 @@ describe("the admission guardrails", () => {
       assert.deepEqual(p.inputs.spec.matchConstraints.namespaceSelector, selector);
       assert.equal(p.inputs.metadata.annotations["pulumi.com/patchForce"], "true");
     }
-    assert.equal(bindings.length, 8);
+    assert.equal(bindings.length, 9);
     for (const b of bindings) {
       assert.deepEqual(b.inputs.spec.validationActions, ["Deny"]);
       assert.deepEqual(b.inputs.spec.matchResources.namespaceSelector, selector);
@@ -290,6 +287,7 @@ describe("guardrail building blocks", () => {
       services: { allowTypes: [] },
       ingress: { allowHosts: [], allowClasses: [], allowAnnotations: [] },
       workloads: { allowPriorityClasses: [] },
+      gateway: { allowParents: [], allowHosts: [] },
     };
     const pdb = (allowMinAvailable: boolean) =>
       admissionPolicies({ ...base, disruptionBudgets: { allowMinAvailable } }).find(

@@ -73,8 +73,8 @@ describe("the program in mode all", () => {
       [T.limits]: 1,
       [T.netpol]: 3, // ingress + egress isolation, Tiller's egress to the API server
       [T.endpointSlice]: 1, // read: default/kubernetes, the API server as pods reach it
-      [T.vap]: 8, // services, ingress, workloads, disruption, rbac, identities, volumes, access
-      [T.vapBinding]: 8,
+      [T.vap]: 9, // services, ingress, workloads, disruption, rbac, identities, volumes, access, gateway
+      [T.vapBinding]: 9,
       [T.random]: 1,
       [T.sa]: 2, // deployer + tiller
       [T.role]: 2,

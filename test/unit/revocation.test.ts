@@ -4,11 +4,11 @@ import * as assert from "node:assert/strict";
 import { parseConfig } from "../../config";
 import {
   ACCESS_LAYER_LABEL,
-  admissionPolicies,
   CI_FINALIZERS,
   CI_REQUESTER,
   RESERVED_NAMES,
 } from "../../policy/admission";
+import { admissionPolicies } from "../../policy/admissionPolicies";
 import { DEFAULT_QUOTA } from "../../policy/quota";
 import {
   foreignFinalizers,
@@ -43,6 +43,7 @@ const settings = {
   ingress: { allowHosts: [], allowClasses: [], allowAnnotations: [] },
   workloads: { allowPriorityClasses: [] },
   disruptionBudgets: { allowMinAvailable: false },
+  gateway: { allowParents: [], allowHosts: [] },
 } as const;
 const accessPolicy = () => admissionPolicies(settings).find((p) => p.class === "access")!;
 

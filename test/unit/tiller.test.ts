@@ -11,7 +11,7 @@ import {
 } from "../../cli/commands/helm2";
 import { CliError } from "../../cli/errors";
 import { Io } from "../../cli/io";
-import { inClusterTiller } from "../../cli/lib/tillerCheck";
+import { inClusterTiller } from "../../cli/lib/verify/tiller";
 import { kubeconfigForTiller } from "../../cli/lib/tillerKubeconfig";
 import { run, Runners } from "../../cli/program";
 import { ConfigError } from "../../config";

@@ -9,9 +9,9 @@
 //   allowRbac the Role is unreadable to it: the row says so, and the guarantee rests on the
 //   declaration (the Role is generated from the deployer's profile minus port-forward) and on
 //   `pulumi refresh`/drift run with the admin credential.
-import type { StageSummary } from "../../components/outputs";
-import { rulesBeyondProfile } from "../../policy/rulesReview";
-import type { CheckRow, StageCheck } from "./verifyChecks";
+import type { StageSummary } from "../../../components/outputs";
+import { rulesBeyondProfile } from "../../../policy/rulesReview";
+import type { CheckRow, StageCheck } from "./types";
 
 /** Whether the stage runs Tiller in the cluster: undefined when the stack does not know. */
 export function inClusterTiller(summary: StageSummary): boolean | undefined {

@@ -1,7 +1,7 @@
 // Ask the API server, as the scoped identity itself, whether each request of the containment
 // matrix (policy/containment.ts) would be allowed: SelfSubjectAccessReview, so nothing is
 // created, read or changed.
-import type { ContainmentCheck, Expectation } from "../../policy/containment";
+import type { ContainmentCheck, Expectation } from "../../../policy/containment";
 
 export interface ContainmentRow {
   readonly check: ContainmentCheck;

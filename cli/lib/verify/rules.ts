@@ -2,9 +2,9 @@
 // namespace (SelfSubjectRulesReview), and compare with the declaration: a different identity, or
 // a rule beyond the profile that carries an escalation class, is a surprise. A harmless surplus
 // (an extra rule a stage configured, say) is listed as a note.
-import { DOCUMENTED_CLASSES } from "../../policy/deployerProfile";
-import { rulesBeyondProfile } from "../../policy/rulesReview";
-import type { CheckRow, StageCheck } from "./verifyChecks";
+import { DOCUMENTED_CLASSES } from "../../../policy/deployerProfile";
+import { rulesBeyondProfile } from "../../../policy/rulesReview";
+import type { CheckRow, StageCheck } from "./types";
 
 export const identityRulesCheck: StageCheck = {
   name: "rules",

@@ -3,8 +3,8 @@
 // when the refusal carries its rule's message; refused for any other reason, or admitted, it is a
 // surprise (a missing, weakened or unbound policy fails the build).
 import * as crypto from "node:crypto";
-import { admissionProbes, refusalText } from "../../policy/admissionProbes";
-import type { CheckRow, StageCheck } from "./verifyChecks";
+import { admissionProbes, refusalText } from "../../../policy/admissionProbes";
+import type { CheckRow, StageCheck } from "./types";
 
 /** The API server's message for a failed request. */
 function messageOf(err: unknown): string {
