@@ -54,6 +54,11 @@ export interface ReleaseAdmission {
   readonly refusals: readonly Refusal[];
   /** Why the release could not be checked (rendering failed, no credential, API unreachable). */
   readonly error?: string;
+  /**
+   * Why it was not checked although nothing failed: what it renders is not known before the
+   * update runs (a new stage's namespace, secret values). Noted; no effect on the exit code.
+   */
+  readonly skipped?: string;
 }
 
 type Obj = Record<string, unknown>;
@@ -269,7 +274,7 @@ export async function checkRelease(
 ): Promise<ReleaseAdmission> {
   const base = { stage: target.stage, release: target.release, namespace: target.namespace };
   if (target.unknown)
-    return { ...base, objects: 0, refusals: [], error: `not checked: ${target.unknown}` };
+    return { ...base, objects: 0, refusals: [], skipped: `not checked: ${target.unknown}` };
   if (!kubeconfig) {
     return {
       ...base,

@@ -525,7 +525,7 @@ function stackSection(outcome: StackOutcome): string[] {
   }
   if (!hasFindings(outcome) && !hasUncheckedReleases(outcome)) {
     lines.push("No drift, no planned changes.", "");
-    lines.push(...admissionSummaryLine(outcome));
+    lines.push(...admissionSection(outcome));
     return lines;
   }
   lines.push(...admissionSection(outcome));
@@ -700,7 +700,9 @@ function admissionSummaryLine(outcome: StackAnalysis): string[] {
 
 /** Refusals and unchecked releases (omitted when every release's objects were admitted). */
 function admissionSection(outcome: StackAnalysis): string[] {
-  const relevant = outcome.admission.filter((r) => r.refusals.length > 0 || r.error !== undefined);
+  const relevant = outcome.admission.filter(
+    (r) => r.refusals.length > 0 || r.error !== undefined || r.skipped !== undefined,
+  );
   if (relevant.length === 0) return admissionSummaryLine(outcome);
   const refusals = relevant.reduce((n, r) => n + r.refusals.length, 0);
   const lines = [
@@ -713,6 +715,10 @@ function admissionSection(outcome: StackAnalysis): string[] {
     lines.push(`#### stage ${r.stage}, release ${code(r.release)}`, "");
     if (r.error !== undefined) {
       lines.push(`Could not check: ${r.error}`, "");
+      continue;
+    }
+    if (r.skipped !== undefined) {
+      lines.push(`${r.skipped[0].toUpperCase()}${r.skipped.slice(1)}.`, "");
       continue;
     }
     lines.push(

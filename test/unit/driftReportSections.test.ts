@@ -372,6 +372,9 @@ describe("drift report: permission delta and admission preview", () => {
     assert.match(report, /Could not check: helm \(v3\) is not on PATH/);
     assert.match(report, /\*\*admission preview could not run:\*\* prod/);
     assert.equal(driftExitCode([stackWith([unchecked])]), 2);
+    const skipped = { ...unchecked, error: undefined, skipped: "not checked: a new stage" };
+    assert.match(renderDriftReport([stackWith([skipped])]), /Not checked: a new stage\./);
+    assert.equal(driftExitCode([stackWith([skipped])]), 0, "a skip is noted, not a failure");
   });
 
   it("renders the permission delta with classes and puts both sections in the JSON", () => {
