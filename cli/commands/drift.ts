@@ -14,6 +14,11 @@
 // to an identity scoped-cd did not make (possible with allowRbac, and not undone by a rotation),
 // and inventoried for objects nothing of the stack declares (cli/lib/inventory.ts): the preview
 // cannot see either because no stack owns them.
+//
+// And each Helm release the preview plans is rendered and dry-run as the stage's scoped identity
+// (cli/lib/admissionPreview.ts): a chart change a guardrail would refuse fails the check (exit 1)
+// before it fails the deploy. The identity is the kubeconfig file given for the stack, else the
+// stack's own `kubeconfigs` output, else its access stack's (`scoped-cd:accessStack`).
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
@@ -40,6 +45,7 @@ import { stackMode, stagesOf } from "../lib/stages";
 import { stageInventory } from "../lib/inventory";
 import { deliveryCredentialHint } from "../lib/credentialProblems";
 import { withScopedKubeconfig } from "../lib/scopedConfig";
+import { checkRelease, ReleaseAdmission, releaseTargets } from "../lib/admissionPreview";
 import {
   kubeconfigFileOption,
   outOption,
@@ -79,7 +85,7 @@ export function defineDrift(program: Command): Command {
     .command("drift")
     .summary("refreshing preview of stacks, as a Markdown drift report")
     .description(
-      "Preview each stack with --refresh and render one Markdown report (also written to --out), with each stage's identities outside the stack and objects nothing declares.\n\nExit: 0 clean, 1 changes, drift or undeclared objects, 2 some stack could not be previewed.",
+      "Preview each stack with --refresh and render one Markdown report (also written to --out), with each stage's identities outside the stack, objects nothing declares, the permission delta of each stage's deployer, and the admission preview of each release (rendered with helm v3 from PATH, dry-run as the stage identity).\n\nExit: 0 clean, 1 changes, drift, undeclared objects or objects admission would refuse, 2 some stack (or some release's admission preview) could not run.",
     )
     .addOption(repeatableStackOption("stack to preview (repeatable, in report order)"))
     .addOption(kubeconfigFileOption(true))
@@ -167,6 +173,7 @@ async function previewStack(
   stackName: string,
   workDir: string,
   kubeconfig: KubeconfigSource | undefined,
+  io: Io,
 ): Promise<StackPreview> {
   const events: EngineEvent[] = [];
   const preview = async (configFile?: string) => {
@@ -204,20 +211,81 @@ async function previewStack(
       error: `the preview ran, but the search for identities outside the stack failed: ${commandFailure(err)}`,
     };
   }
+  let undeclared: UndeclaredInStage[];
+  let reads: string[];
   try {
-    return {
-      stack: stackName,
-      events,
-      strayGrants,
-      undeclared: await undeclaredOf(stack, kubeconfig),
-      reads: await readResources(stack),
-    };
+    undeclared = await undeclaredOf(stack, kubeconfig);
+    reads = await readResources(stack);
   } catch (err) {
     return {
       stack: stackName,
       error: `the preview ran, but the inventory of the stage namespaces failed: ${commandFailure(err)}`,
     };
   }
+  const admission = await admissionOf(stack, events, workDir, kubeconfig, io);
+  return { stack: stackName, events, strayGrants, undeclared, reads, admission };
+}
+
+/**
+ * The scoped kubeconfig of each stage namespace: the file given (a delivery stack's one stage),
+ * else the stack's own output, else its access stack's. Best effort: a namespace left out is
+ * reported as not checked.
+ */
+async function kubeconfigsByNamespace(stack: Stack, workDir: string): Promise<Map<string, string>> {
+  const found = new Map<string, string>();
+  const add = (outputs: Record<string, { value: unknown }>) => {
+    const exported = (outputs[OUTPUT_NAMES.kubeconfigs]?.value ?? {}) as Record<string, string>;
+    for (const [stage, summary] of Object.entries(stagesOf(outputs))) {
+      if (exported[stage] && !found.has(summary.namespace)) {
+        found.set(summary.namespace, exported[stage]);
+      }
+    }
+  };
+  add(await stack.outputs());
+  let accessStack: string | undefined;
+  try {
+    accessStack = (await stack.getConfig("scoped-cd:accessStack")).value;
+  } catch {
+    accessStack = undefined; // not a delivery stack by reference
+  }
+  if (accessStack) {
+    try {
+      const access = await selectOneAtATime(() =>
+        LocalWorkspace.selectStack({ stackName: accessStack, workDir }),
+      );
+      add(await access.outputs());
+    } catch {
+      // unreadable: its namespaces are reported as not checked
+    }
+  }
+  return found;
+}
+
+/** The admission preview of every release the preview plans, timed (stderr). */
+async function admissionOf(
+  stack: Stack,
+  events: readonly EngineEvent[],
+  workDir: string,
+  kubeconfig: KubeconfigSource | undefined,
+  io: Io,
+): Promise<ReleaseAdmission[]> {
+  const targets = releaseTargets(events);
+  if (targets.length === 0) return [];
+  const t0 = Date.now();
+  const given = kubeconfig ? readKubeconfig(kubeconfig) : undefined;
+  const byNamespace = given
+    ? new Map<string, string>()
+    : await kubeconfigsByNamespace(stack, workDir);
+  const results: ReleaseAdmission[] = [];
+  for (const target of targets) {
+    results.push(await checkRelease(target, workDir, given ?? byNamespace.get(target.namespace)));
+  }
+  const objects = results.reduce((n, r) => n + r.objects, 0);
+  const refused = results.reduce((n, r) => n + r.refusals.length, 0);
+  io.stderr(
+    `admission preview of ${stack.name}: ${objects} objects of ${results.length} releases, ${refused} refused, in ${((Date.now() - t0) / 1000).toFixed(1)}s\n`,
+  );
+  return results;
 }
 
 /** The URNs of the resources the program reads rather than declares (`external` in the state). */
@@ -301,7 +369,7 @@ export async function runDrift(args: DriftArgs, io: Io): Promise<ExitCode> {
     // One whole line per event: with stacks previewed at once, lines of several interleave.
     io.stderr(`[${i + 1}/${total}] previewing ${stack} (refresh) ...\n`);
     const t0 = Date.now();
-    const preview = await previewStack(stack, args.workDir, args.kubeconfigs.get(stack));
+    const preview = await previewStack(stack, args.workDir, args.kubeconfigs.get(stack), io);
     const seconds = Math.round((Date.now() - t0) / 1000);
     io.stderr(
       `[${i + 1}/${total}] ${stack}: ${"error" in preview ? "FAILED" : "done"} after ${seconds}s\n`,
@@ -315,7 +383,7 @@ export async function runDrift(args: DriftArgs, io: Io): Promise<ExitCode> {
   else io.stdout(report);
   const code = driftExitCode(previews);
   io.stderr(
-    `report written to ${args.out}; exit ${code} (${["clean", "changes or drift", "could not run"][code]})\n`,
+    `report written to ${args.out}; exit ${code} (${["clean", "changes, drift or refused at admission", "could not run"][code]})\n`,
   );
   return ([EXIT_OK, EXIT_FOUND, EXIT_COULD_NOT_RUN] as const)[code];
 }

@@ -16,6 +16,9 @@ import { runtime } from "@pulumi/pulumi";
 import type { EngineEvent, OpType, StepEventMetadata } from "@pulumi/pulumi/automation";
 import diff from "microdiff";
 import type { UndeclaredObject } from "../../policy/inventory";
+import { byResource } from "../../policy/escalation";
+import type { ReleaseAdmission } from "./admissionPreview";
+import { permissionDeltas, StagePermissionDelta } from "./permissionDelta";
 
 /**
  * One stack's preview: its engine events (and the grants to identities no stack made, found
@@ -32,6 +35,8 @@ export type StackPreview =
        * their refresh replaces the copy of a live object the state keeps, which is no drift.
        */
       readonly reads?: readonly string[];
+      /** The admission preview of each release the preview plans (cli/lib/admissionPreview.ts). */
+      readonly admission?: readonly ReleaseAdmission[];
     }
   | { readonly stack: string; readonly error: string };
 
@@ -96,6 +101,10 @@ export interface StackAnalysis {
   readonly strayGrants: readonly string[];
   /** The inventory: objects in the stages' namespaces that nothing of the stack declares. */
   readonly undeclared: readonly UndeclaredInStage[];
+  /** Per stage whose deployer's rights or guardrail allowances change: what changes. */
+  readonly permissionDelta: readonly StagePermissionDelta[];
+  /** Per release: the dry-run of its rendered objects as the stage's identity. */
+  readonly admission: readonly ReleaseAdmission[];
 }
 
 export type StackOutcome = StackAnalysis | { readonly stack: string; readonly error: string };
@@ -361,6 +370,7 @@ export function analyzeStack(
   strayGrants: readonly string[] = [],
   undeclared: readonly UndeclaredInStage[] = [],
   reads: readonly string[] = [],
+  admission: readonly ReleaseAdmission[] = [],
 ): StackAnalysis {
   const readUrns = new Set(reads);
   const resources = new Set<string>();
@@ -411,6 +421,8 @@ export function analyzeStack(
         a.kind.localeCompare(b.kind) ||
         a.name.localeCompare(b.name),
     ),
+    permissionDelta: permissionDeltas(events),
+    admission: [...admission],
   };
 }
 
@@ -418,7 +430,14 @@ export function analyze(previews: readonly StackPreview[]): StackOutcome[] {
   return previews.map((p) =>
     "error" in p
       ? p
-      : analyzeStack(p.stack, p.events, p.strayGrants ?? [], p.undeclared ?? [], p.reads ?? []),
+      : analyzeStack(
+          p.stack,
+          p.events,
+          p.strayGrants ?? [],
+          p.undeclared ?? [],
+          p.reads ?? [],
+          p.admission ?? [],
+        ),
   );
 }
 
@@ -426,21 +445,40 @@ function hasChanges(a: StackAnalysis): boolean {
   return a.drifted.length > 0 || a.planned.length > 0;
 }
 
-/** Anything a reviewer must look at: drift, planned changes, or identities outside the stack. */
-function hasFindings(a: StackAnalysis): boolean {
-  return hasChanges(a) || a.strayGrants.length > 0 || a.undeclared.length > 0;
+/** A release the API server would refuse some object of: the PR would fail at deploy. */
+function hasRefusals(a: StackAnalysis): boolean {
+  return a.admission.some((r) => r.refusals.length > 0);
 }
 
-/** 0: every stack clean; 1: some stack has changes or drift; 2: some stack could not run. */
+/** A release whose admission preview could not run (the report cannot vouch for it). */
+function hasUncheckedReleases(a: StackAnalysis): boolean {
+  return a.admission.some((r) => r.error !== undefined);
+}
+
+/**
+ * Anything a reviewer must look at: drift, planned changes, identities outside the stack, or
+ * objects a guardrail would refuse.
+ */
+function hasFindings(a: StackAnalysis): boolean {
+  return hasChanges(a) || a.strayGrants.length > 0 || a.undeclared.length > 0 || hasRefusals(a);
+}
+
+/**
+ * 0: every stack clean; 1: some stack has changes, drift or objects admission would refuse;
+ * 2: some stack (or some release's admission preview) could not run.
+ */
 export function driftExitCode(previews: readonly StackPreview[]): 0 | 1 | 2 {
   const outcomes = analyze(previews);
-  if (outcomes.some((o) => "error" in o)) return 2;
+  if (outcomes.some((o) => "error" in o || hasUncheckedReleases(o))) return 2;
   return outcomes.some((o) => hasFindings(o as StackAnalysis)) ? 1 : 0;
 }
 
 function row(cells: readonly (string | number)[]): string {
   return `| ${cells.join(" | ")} |`;
 }
+
+const analyses = (outcomes: readonly StackOutcome[]) =>
+  outcomes.filter((o): o is StackAnalysis => !("error" in o));
 
 function verdict(outcomes: readonly StackOutcome[]): string {
   const failed = outcomes.filter((o) => "error" in o).map((o) => o.stack);
@@ -458,6 +496,21 @@ function verdict(outcomes: readonly StackOutcome[]): string {
     .filter((o): o is StackAnalysis => !("error" in o) && o.undeclared.length > 0)
     .map((o) => o.stack);
   if (undeclared.length > 0) parts.push(`**undeclared objects:** ${undeclared.join(", ")}`);
+  const permissions = analyses(outcomes)
+    .filter((o) => o.permissionDelta.length > 0)
+    .map((o) => o.stack);
+  if (permissions.length > 0) parts.push(`**permissions change:** ${permissions.join(", ")}`);
+  const refused = analyses(outcomes)
+    .filter(hasRefusals)
+    .map((o) => o.stack);
+  if (refused.length > 0) {
+    parts.push(`**refused at admission, the deploy would fail:** ${refused.join(", ")}`);
+  }
+  const unchecked = analyses(outcomes)
+    .filter(hasUncheckedReleases)
+    .map((o) => o.stack);
+  if (unchecked.length > 0)
+    parts.push(`**admission preview could not run:** ${unchecked.join(", ")}`);
   return parts.length > 0 ? parts.join("; ") : "**clean:** no changes, no drift";
 }
 
@@ -470,10 +523,13 @@ function stackSection(outcome: StackOutcome): string[] {
     lines.push("The preview could not run:", "", `${fence}text`, outcome.error.trim(), fence, "");
     return lines;
   }
-  if (!hasFindings(outcome)) {
+  if (!hasFindings(outcome) && !hasUncheckedReleases(outcome)) {
     lines.push("No drift, no planned changes.", "");
+    lines.push(...admissionSection(outcome));
     return lines;
   }
+  lines.push(...admissionSection(outcome));
+  lines.push(...permissionDeltaSection(outcome));
 
   if (outcome.strayGrants.length > 0) {
     lines.push(
@@ -541,6 +597,145 @@ function stackSection(outcome: StackOutcome): string[] {
     for (const change of outcome.planned) {
       const properties = change.properties.map(code).join(", ") || "—";
       lines.push(row([change.kind, code(change.label), properties]));
+    }
+    lines.push("");
+  }
+  return lines;
+}
+
+/** `apps/deployments: create, get` per line, for a rule list in a details block. */
+function ruleLines(
+  rules: readonly {
+    apiGroups: string[];
+    resources: string[];
+    verbs: string[];
+    resourceNames?: string[];
+  }[],
+): string[] {
+  if (rules.length === 0) return ["(none)"];
+  return rules.map((r) => {
+    const names = r.resourceNames?.length ? ` [${r.resourceNames.join(",")}]` : "";
+    const resources = r.apiGroups.flatMap((g) =>
+      r.resources.map((res) => `${g === "" ? "" : `${g}/`}${res}`),
+    );
+    return `${resources.join(", ")}${names}: ${r.verbs.join(", ")}`;
+  });
+}
+
+/** Per stage whose deployer's rights or guardrail allowances change (omitted when none do). */
+function permissionDeltaSection(outcome: StackAnalysis): string[] {
+  if (outcome.permissionDelta.length === 0) return [];
+  const lines = [
+    `### Permission delta (${outcome.permissionDelta.length})`,
+    "",
+    "What the change lets the stage's deployer credential do: its Role's effective rules before (live) and after (planned), and the guardrail allowances it adds or removes.",
+    "",
+  ];
+  for (const d of outcome.permissionDelta) {
+    lines.push(`#### stage ${d.stage}`, "");
+    if (d.role && (d.role.added.length > 0 || d.role.removed.length > 0)) {
+      lines.push("| change | resource | verbs | escalation class |", "| --- | --- | --- | --- |");
+      for (const a of byResource(d.role.added)) {
+        lines.push(
+          row([
+            "added",
+            code(a.resource),
+            a.verbs.join(", "),
+            a.classes.map((c) => `**${c}**`).join(", ") || "—",
+          ]),
+        );
+      }
+      for (const r of byResource(d.role.removed)) {
+        lines.push(row(["removed", code(r.resource), r.verbs.join(", "), "—"]));
+      }
+      lines.push(
+        "",
+        "<details><summary>deployer rules before and after</summary>",
+        "",
+        "Before:",
+        "",
+        "```text",
+        ...ruleLines(d.role.before),
+        "```",
+        "",
+        "After:",
+        "",
+        "```text",
+        ...ruleLines(d.role.after),
+        "```",
+        "",
+        "</details>",
+        "",
+      );
+    }
+    if (d.allowances.length > 0) {
+      lines.push("| guardrail allowance | added | removed |", "| --- | --- | --- |");
+      for (const a of d.allowances) {
+        const added =
+          a.after !== undefined || a.before !== undefined
+            ? code(String(a.after ?? false))
+            : a.added.map(code).join(", ") || "—";
+        const removed =
+          a.after !== undefined || a.before !== undefined
+            ? code(String(a.before ?? false))
+            : a.removed.map(code).join(", ") || "—";
+        lines.push(row([code(a.key), added, removed]));
+      }
+      lines.push("");
+    }
+  }
+  return lines;
+}
+
+/** One line for a stack whose releases were all admitted (nothing to review, but it ran). */
+function admissionSummaryLine(outcome: StackAnalysis): string[] {
+  if (outcome.admission.length === 0) return [];
+  const objects = outcome.admission.reduce((n, r) => n + r.objects, 0);
+  const releases = outcome.admission.length;
+  return [
+    `Admission preview: ${objects} object${objects === 1 ? "" : "s"} of ${releases} release${releases === 1 ? "" : "s"} admitted by a server-side dry-run as the stage identity.`,
+    "",
+  ];
+}
+
+/** Refusals and unchecked releases (omitted when every release's objects were admitted). */
+function admissionSection(outcome: StackAnalysis): string[] {
+  const relevant = outcome.admission.filter(
+    (r) => r.refusals.length > 0 || r.error !== undefined || r.skipped !== undefined,
+  );
+  if (relevant.length === 0) return admissionSummaryLine(outcome);
+  const refusals = relevant.reduce((n, r) => n + r.refusals.length, 0);
+  const lines = [
+    `### Admission preview (${refusals} refused)`,
+    "",
+    "Each release's rendered objects, sent as a server-side dry-run with the stage's scoped identity. A refused object fails the deploy: change the chart, or set the config key (where one exists) in the access stack.",
+    "",
+  ];
+  for (const r of relevant) {
+    lines.push(`#### stage ${r.stage}, release ${code(r.release)}`, "");
+    if (r.error !== undefined) {
+      lines.push(`Could not check: ${r.error}`, "");
+      continue;
+    }
+    if (r.skipped !== undefined) {
+      lines.push(`${r.skipped[0].toUpperCase()}${r.skipped.slice(1)}.`, "");
+      continue;
+    }
+    lines.push(
+      `${r.refusals.length} of ${r.objects} object${r.objects === 1 ? "" : "s"} refused:`,
+      "",
+      "| object | refused by | rule | allowed by |",
+      "| --- | --- | --- | --- |",
+    );
+    for (const f of r.refusals) {
+      lines.push(
+        row([
+          code(f.object),
+          f.policy ? `${f.source} ${code(f.policy)}` : f.source,
+          code(f.rule),
+          f.configKey ? code(f.configKey) : "no setting",
+        ]),
+      );
     }
     lines.push("");
   }

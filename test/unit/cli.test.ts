@@ -409,8 +409,10 @@ describe("scoped-cd output", () => {
     );
     const [clean, drifted, failed] = doc.stacks;
     assert.deepEqual(Object.keys(clean).sort(), [
+      "admission",
       "counts",
       "drifted",
+      "permissionDelta",
       "planned",
       "resources",
       "stack",
