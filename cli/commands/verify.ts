@@ -78,7 +78,7 @@ export function defineVerify(program: Command): Command {
     .addOption(
       new Option(
         "--attacks",
-        "run the catalogue of escape attempts instead (dry-runs, access reviews, objects created and deleted again in the stage namespace); exit 1 when any is allowed that the stage's config does not allow",
+        "run the catalogue of harmless escape attempts instead; exit 1 when one the stage's config does not allow gets through",
       ),
     )
     .addOption(outputOption())

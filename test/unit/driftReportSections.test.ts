@@ -7,7 +7,8 @@ import { driftJson } from "../../cli/commands/drift";
 import { releaseTargets, ReleaseAdmission } from "../../cli/lib/admissionPreview";
 import { driftExitCode, renderDriftReport, StackPreview } from "../../cli/lib/driftReport";
 import { permissionDeltas } from "../../cli/lib/permissionDelta";
-import { admissionPolicies, AdmissionSettings } from "../../policy/admission";
+import { AdmissionSettings } from "../../policy/admission";
+import { admissionPolicies } from "../../policy/admissionPolicies";
 import { reliefOf } from "../../policy/admissionRelief";
 import { allowancesOf, diffAllowances } from "../../policy/allowances";
 import { deployerRules } from "../../policy/deployerProfile";
@@ -65,6 +66,7 @@ const settings = (over: Partial<AdmissionSettings> = {}): AdmissionSettings => (
   ingress: { allowHosts: ["*.prod.example.com"], allowClasses: [], allowAnnotations: [] },
   workloads: { allowPriorityClasses: [] },
   disruptionBudgets: { allowMinAvailable: false },
+  gateway: { allowParents: [], allowHosts: [] },
   ...over,
 });
 const validationsOf = (s: AdmissionSettings) => admissionPolicies(s).flatMap((p) => p.validations);
