@@ -8,6 +8,7 @@ import { defineDeploy, deployArgs, runDeploy } from "./commands/deploy";
 import { defineDrift, driftArgs, runDrift } from "./commands/drift";
 import { defineHandoff, handoffArgs, runHandoff } from "./commands/handoff";
 import { defineHelm2, helm2Args, runHelm2 } from "./commands/helm2";
+import { defineRevoke, revokeArgs, runRevoke } from "./commands/revoke";
 import { defineVerify, runVerify, verifyArgs } from "./commands/verify";
 import { CliError, commandFailure } from "./errors";
 import { EXIT_COULD_NOT_RUN, EXIT_OK, ExitCode } from "./exitCodes";
@@ -21,6 +22,7 @@ export interface Runners {
   readonly verify: typeof runVerify;
   readonly demo: typeof runDemo;
   readonly helm2: typeof runHelm2;
+  readonly revoke: typeof runRevoke;
 }
 
 const RUNNERS: Runners = {
@@ -30,6 +32,7 @@ const RUNNERS: Runners = {
   verify: runVerify,
   demo: runDemo,
   helm2: runHelm2,
+  revoke: runRevoke,
 };
 
 /** `scoped-cd deploy: <message>` (or `scoped-cd: <message>` outside a subcommand). */
@@ -98,6 +101,7 @@ Examples:
   add("drift", defineDrift, driftArgs, runners.drift);
   add("verify", defineVerify, verifyArgs, (a, i) => runners.verify(a, i));
   add("demo", defineDemo, demoArgs, runners.demo);
+  add("revoke", defineRevoke, revokeArgs, runners.revoke);
   // helm2 takes Helm's arguments as operands (after --), so it is wired by hand.
   defineHelm2(program)
     .configureOutput(output("helm2"))

@@ -10,7 +10,7 @@ import { AUTHORITATIVE, BACKGROUND_DELETION } from "./labels";
 import { TokenRequest } from "./tokenRequest";
 import { guardServiceAccount, IdentityDeletion } from "./deletionGuard";
 import { CredentialConfig } from "../../config";
-import { jwtAuthenticator, oidcJobGroup } from "../../policy/credentials";
+import { jwtAuthenticator, oidcJobGroup, trustInForce } from "../../policy/credentials";
 import { CredentialSummary } from "../outputs";
 
 export const LEGACY_TOKEN_WARNING =
@@ -169,7 +169,7 @@ function oidcIdentity({ name, args, parent, rules, labels }: KindContext): Ident
     dependsOn: [binding],
   });
   return {
-    authenticator: jwtAuthenticator(trust),
+    authenticator: jwtAuthenticator(trustInForce(trust, Math.floor(Date.now() / 1000))),
     grants: [role, binding],
     serviceAccountName: pulumi.output(null),
     kubeconfig: pulumi
