@@ -3,6 +3,7 @@
 // then runs. Every error line reads `scoped-cd <subcommand>: <message>`; a user error never shows
 // a stack trace.
 import { Command, CommanderError } from "commander";
+import { auditArgs, defineAudit, runAudit } from "./commands/audit";
 import { defineDemo, demoArgs, runDemo } from "./commands/demo";
 import { defineDeploy, deployArgs, runDeploy } from "./commands/deploy";
 import { defineDrift, driftArgs, runDrift } from "./commands/drift";
@@ -23,6 +24,7 @@ export interface Runners {
   readonly demo: typeof runDemo;
   readonly helm2: typeof runHelm2;
   readonly revoke: typeof runRevoke;
+  readonly audit: typeof runAudit;
 }
 
 const RUNNERS: Runners = {
@@ -33,6 +35,7 @@ const RUNNERS: Runners = {
   demo: runDemo,
   helm2: runHelm2,
   revoke: runRevoke,
+  audit: runAudit,
 };
 
 /** `scoped-cd deploy: <message>` (or `scoped-cd: <message>` outside a subcommand). */
@@ -102,6 +105,7 @@ Examples:
   add("verify", defineVerify, verifyArgs, (a, i) => runners.verify(a, i));
   add("demo", defineDemo, demoArgs, runners.demo);
   add("revoke", defineRevoke, revokeArgs, runners.revoke);
+  add("audit", defineAudit, auditArgs, runners.audit);
   // helm2 takes Helm's arguments as operands (after --), so it is wired by hand.
   defineHelm2(program)
     .configureOutput(output("helm2"))

@@ -1,6 +1,10 @@
 // Reading an API server audit log for one build or credential ID, without a cluster.
 import * as assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import { auditWrites, CREDENTIAL_ID_KEY } from "../../policy/audit";
+import { run } from "../../cli/program";
 
 const JOB = "https://jenkins.example.com/job/shop/job/deploy/";
 const event = (o: Record<string, unknown>) =>
@@ -81,5 +85,25 @@ describe("audit", () => {
       1,
     );
     assert.throws(() => auditWrites(LOG, {}), /name a build or a credential ID/);
+  });
+});
+
+describe("scoped-cd audit", () => {
+  it("prints a build's writes from a log file as JSON, and needs one identity", async () => {
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "audit-")), "audit.log");
+    fs.writeFileSync(file, LOG.join("\n"));
+    let out = "";
+    let err = "";
+    const io = { stdout: (t: string) => (out += t), stderr: (t: string) => (err += t) };
+    assert.equal(
+      await run(["audit", "--log", file, "--build", `${JOB}#8`, "--output", "json"], io),
+      0,
+    );
+    assert.deepEqual(
+      JSON.parse(out).map((w: { name: string }) => w.name),
+      ["b"],
+    );
+    assert.equal(await run(["audit", "--log", file], io), 2);
+    assert.match(err, /scoped-cd audit: give one of --build <job>#<n> or --credential-id <id>/);
   });
 });
