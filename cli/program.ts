@@ -3,11 +3,13 @@
 // then runs. Every error line reads `scoped-cd <subcommand>: <message>`; a user error never shows
 // a stack trace.
 import { Command, CommanderError } from "commander";
+import { auditArgs, defineAudit, runAudit } from "./commands/audit";
 import { defineDemo, demoArgs, runDemo } from "./commands/demo";
 import { defineDeploy, deployArgs, runDeploy } from "./commands/deploy";
 import { defineDrift, driftArgs, runDrift } from "./commands/drift";
 import { defineHandoff, handoffArgs, runHandoff } from "./commands/handoff";
 import { defineHelm2, helm2Args, runHelm2 } from "./commands/helm2";
+import { defineRevoke, revokeArgs, runRevoke } from "./commands/revoke";
 import { defineVerify, runVerify, verifyArgs } from "./commands/verify";
 import { CliError, commandFailure } from "./errors";
 import { EXIT_COULD_NOT_RUN, EXIT_OK, ExitCode } from "./exitCodes";
@@ -21,6 +23,8 @@ export interface Runners {
   readonly verify: typeof runVerify;
   readonly demo: typeof runDemo;
   readonly helm2: typeof runHelm2;
+  readonly revoke: typeof runRevoke;
+  readonly audit: typeof runAudit;
 }
 
 const RUNNERS: Runners = {
@@ -30,6 +34,8 @@ const RUNNERS: Runners = {
   verify: runVerify,
   demo: runDemo,
   helm2: runHelm2,
+  revoke: runRevoke,
+  audit: runAudit,
 };
 
 /** `scoped-cd deploy: <message>` (or `scoped-cd: <message>` outside a subcommand). */
@@ -106,6 +112,8 @@ Examples:
   add("drift", defineDrift, driftArgs, runners.drift);
   add("verify", defineVerify, verifyArgs, (a, i) => runners.verify(a, i));
   add("demo", defineDemo, demoArgs, runners.demo);
+  add("revoke", defineRevoke, revokeArgs, runners.revoke);
+  add("audit", defineAudit, auditArgs, runners.audit);
   // helm2 takes Helm's arguments as operands (after --), so it is wired by hand.
   defineHelm2(program)
     .configureOutput(output("helm2"))

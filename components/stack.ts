@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { PROJECT, StackConfig } from "../config";
 import { adminAccess, API_SERVER } from "./access/adminProvider";
 import { LiveCluster } from "./access/liveCluster";
-import { authenticationConfiguration } from "../policy/credentials";
+import { authenticationConfiguration, trustInForce } from "../policy/credentials";
 import { Promotion } from "./delivery/promotion";
 import { StageSummary } from "./outputs";
 import { Stage, StageAccess } from "./stage";
@@ -56,7 +56,10 @@ export async function deployStack(
     pulumi.all(Object.fromEntries(stages.map((s, i) => [config.stages[i].name, s.kubeconfig!]))),
   );
   const trusts = config.stages.flatMap((s) =>
-    s.deployer.credential.kind === "oidc" ? [s.deployer.credential.oidc!] : [],
+    s.deployer.credential.kind === "oidc"
+      ? // Expired revocations drop out of the output at the next `up` after they expire.
+        [trustInForce(s.deployer.credential.oidc!, Math.floor(Date.now() / 1000))]
+      : [],
   );
   let authentication: StackOutputs["authentication"];
   if (trusts.length > 0) {

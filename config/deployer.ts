@@ -7,7 +7,12 @@ import {
   escalationClasses,
   UNACKNOWLEDGEABLE,
 } from "../policy/rbac";
-import { CREDENTIAL_KINDS, MIN_TOKEN_LIFETIME_SECONDS } from "../policy/credentials";
+import {
+  CREDENTIAL_KINDS,
+  DEFAULT_ID_TOKEN_LIFETIME_SECONDS,
+  MIN_TOKEN_LIFETIME_SECONDS,
+  parseBuild,
+} from "../policy/credentials";
 
 export const extraRuleSchema = z
   .strictObject({
@@ -65,24 +70,65 @@ export const TOKEN_DEFAULTS = {
 
 const TOKEN_KEYS = Object.keys(TOKEN_DEFAULTS) as (keyof typeof TOKEN_DEFAULTS)[];
 
-const oidcSchema = z.strictObject({
-  /** The CI's issuer (`iss`), as the API server fetches its discovery document. */
-  issuer: z.url({ protocol: /^https$/, error: "must be an https:// URL" }),
-  /** The audience the CI requests for the ID token (`aud`). */
-  audience: z.string().min(1, "must not be empty"),
-  /** Accepted `sub` claims: for Jenkins' OpenID Connect Provider plugin, the job URLs. */
-  jobs: z.array(z.string().min(1, "must not be empty")).min(1, "must list at least one job"),
-  /** When set, the ID token's `branch` claim must be one of these. */
-  branches: z
-    .array(z.string().min(1, "must not be empty"))
-    .min(1, "must list at least one branch")
-    .optional(),
-  /** PEM of the CA that signs the issuer's serving certificate (when not publicly trusted). */
-  certificateAuthority: z
-    .string()
-    .refine((s) => s.includes("-----BEGIN CERTIFICATE-----"), "must be a PEM certificate")
-    .optional(),
+const instant = z.iso.datetime({
+  offset: true,
+  error: "must be an RFC 3339 time such as 2026-12-02T13:00:00Z",
 });
+
+/** One `scoped-cd revoke` entry: a build's tokens, or every token issued before a time. */
+const revocationSchema = z.union(
+  [
+    z.strictObject({
+      build: z
+        .string()
+        .refine((b) => parseBuild(b) !== undefined, "must be <job URL>#<build number>"),
+      /** When it was revoked: the entry expires one token lifetime later. */
+      at: instant,
+    }),
+    z.strictObject({ issuedBefore: instant }),
+  ],
+  { error: "must be {build, at} or {issuedBefore}" },
+);
+
+const oidcSchema = z
+  .strictObject({
+    /** The CI's issuer (`iss`), as the API server fetches its discovery document. */
+    issuer: z.url({ protocol: /^https$/, error: "must be an https:// URL" }),
+    /** The audience the CI requests for the ID token (`aud`). */
+    audience: z.string().min(1, "must not be empty"),
+    /** Accepted `sub` claims: for Jenkins' OpenID Connect Provider plugin, the job URLs. */
+    jobs: z.array(z.string().min(1, "must not be empty")).min(1, "must list at least one job"),
+    /** When set, the ID token's `branch` claim must be one of these. */
+    branches: z
+      .array(z.string().min(1, "must not be empty"))
+      .min(1, "must list at least one branch")
+      .optional(),
+    /** PEM of the CA that signs the issuer's serving certificate (when not publicly trusted). */
+    certificateAuthority: z
+      .string()
+      .refine((s) => s.includes("-----BEGIN CERTIFICATE-----"), "must be a PEM certificate")
+      .optional(),
+    /** The longest an ID token of the CI lives (Jenkins' plugin: one hour); revocations expire after it. */
+    tokenLifetimeSeconds: z
+      .number()
+      .int("must be a whole number of seconds")
+      .positive("must be positive")
+      .default(DEFAULT_ID_TOKEN_LIFETIME_SECONDS),
+    /** Revocations `scoped-cd revoke` recorded; expired ones are ignored and dropped by the next revoke. */
+    revoked: z.array(revocationSchema).default([]),
+  })
+  .superRefine((o, ctx) => {
+    o.revoked.forEach((r, i) => {
+      const b = "build" in r ? parseBuild(r.build) : undefined;
+      if (b && !o.jobs.includes(b.job)) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["revoked", i, "build"],
+          message: `names job ${b.job}, which is not in jobs`,
+        });
+      }
+    });
+  });
 
 export const credentialSchema = z
   .strictObject({

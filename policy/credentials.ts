@@ -79,6 +79,8 @@ export interface OidcTrust {
   readonly branches?: readonly string[];
   /** PEM of the CA that signs the issuer's serving certificate, when not a public one. */
   readonly certificateAuthority?: string;
+  /** Revocations in force (scoped-cd revoke), as claim validation rules. */
+  readonly revocations?: readonly ClaimRule[];
 }
 
 /** Usernames of OIDC identities start with this; the guardrails' admission policy keys on it. */
@@ -99,7 +101,7 @@ const celList = (items: readonly string[]) => `[${items.map(celString).join(", "
  * the claim validation rules accept only the configured jobs (and branches).
  */
 export function jwtAuthenticator(trust: OidcTrust) {
-  const claimValidationRules = [
+  const claimValidationRules: ClaimRule[] = [
     {
       expression: `claims.sub in ${celList(trust.jobs)}`,
       message: "the ID token's job (sub) is not one scoped-cd trusts for this issuer",
@@ -115,6 +117,7 @@ export function jwtAuthenticator(trust: OidcTrust) {
       message: "the ID token's branch is not one scoped-cd trusts for this issuer",
     });
   }
+  claimValidationRules.push(...(trust.revocations ?? []));
   return {
     issuer: {
       url: trust.issuer,
@@ -160,6 +163,7 @@ export function authenticationConfiguration(trusts: readonly OidcTrust[]) {
     byIssuer.set(key, {
       ...seen,
       jobs: [...new Set([...seen.jobs, ...t.jobs])].sort(),
+      revocations: [...(seen.revocations ?? []), ...(t.revocations ?? [])],
       branches:
         seen.branches && t.branches
           ? [...new Set([...seen.branches, ...t.branches])].sort()
@@ -237,4 +241,79 @@ export function strayStageGrants(
     }
   }
   return stray.sort();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Per-build revocation (OIDC): claim validation rules that refuse one build's ID tokens, or every
+// token issued before a time, for one stage's jobs. Jenkins' ID tokens carry no `jti`; a build is
+// named by its job (`sub`) and `build_number`.
+
+/** Jenkins' OpenID Connect Provider plugin issues ID tokens valid for one hour by default. */
+export const DEFAULT_ID_TOKEN_LIFETIME_SECONDS = 3600;
+
+/** One recorded revocation: a build's tokens (revoked at `at`), or every token issued before a time. */
+export type RevocationEntry =
+  { readonly build: string; readonly at: string } | { readonly issuedBefore: string };
+
+/** `<job URL>#<build number>` split; undefined when it is not that shape. */
+export function parseBuild(build: string): { job: string; number: string } | undefined {
+  const m = /^(.+)#([0-9]+)$/.exec(build);
+  return m ? { job: m[1], number: m[2] } : undefined;
+}
+
+/**
+ * When an entry stops mattering: every token it covers was issued by then (the revocation time
+ * of a build; the `issuedBefore` time) and lives at most `lifetimeSeconds` after.
+ */
+export function revocationExpiresAt(entry: RevocationEntry, lifetimeSeconds: number): number {
+  const from = "build" in entry ? entry.at : entry.issuedBefore;
+  return Math.floor(Date.parse(from) / 1000) + lifetimeSeconds;
+}
+
+/** The entries still in force at `now` (epoch seconds). */
+export function activeRevocations(
+  entries: readonly RevocationEntry[],
+  lifetimeSeconds: number,
+  now: number,
+): RevocationEntry[] {
+  return entries.filter((e) => revocationExpiresAt(e, lifetimeSeconds) > now);
+}
+
+export interface ClaimRule {
+  readonly expression: string;
+  readonly message: string;
+}
+
+/** The claim validation rule of one entry, for a stage trusting `jobs`. */
+export function revocationRule(entry: RevocationEntry, jobs: readonly string[]): ClaimRule {
+  if ("build" in entry) {
+    const b = parseBuild(entry.build);
+    if (!b) throw new Error(`revocation ${entry.build}: expected <job URL>#<build number>`);
+    return {
+      expression: `!(claims.sub == ${celString(b.job)} && has(claims.build_number) && string(int(claims.build_number)) == ${celString(b.number)})`,
+      message: `build ${entry.build} was revoked (scoped-cd revoke)`,
+    };
+  }
+  const t = Math.floor(Date.parse(entry.issuedBefore) / 1000);
+  return {
+    expression: `!(claims.sub in ${celList(jobs)}) || (has(claims.iat) && int(claims.iat) >= ${t})`,
+    message: `ID tokens of this stage's jobs issued before ${entry.issuedBefore} were revoked (scoped-cd revoke)`,
+  };
+}
+
+/** A stage's trust with its revocations in force at `now` (epoch seconds) compiled to rules. */
+export function trustInForce(
+  o: OidcTrust & {
+    readonly tokenLifetimeSeconds: number;
+    readonly revoked: readonly RevocationEntry[];
+  },
+  now: number,
+): OidcTrust {
+  const { tokenLifetimeSeconds, revoked, ...trust } = o;
+  return {
+    ...trust,
+    revocations: activeRevocations(revoked, tokenLifetimeSeconds, now).map((e) =>
+      revocationRule(e, trust.jobs),
+    ),
+  };
 }

@@ -10,7 +10,7 @@ import { AUTHORITATIVE, BACKGROUND_DELETION } from "./labels";
 import { TokenRequest } from "./tokenRequest";
 import { guardServiceAccount, IdentityDeletion } from "./deletionGuard";
 import { CredentialConfig } from "../../config";
-import { jwtAuthenticator, oidcJobGroup } from "../../policy/credentials";
+import { jwtAuthenticator, oidcJobGroup, trustInForce } from "../../policy/credentials";
 import { CredentialSummary } from "../outputs";
 
 export const LEGACY_TOKEN_WARNING =
@@ -42,9 +42,30 @@ export interface DeployerAccessArgs {
   readonly provider: k8s.Provider;
 }
 
+/** What one credential kind gives the component. */
+interface Identity {
+  readonly serviceAccountName: pulumi.Output<string | null>;
+  readonly grants: pulumi.Resource[];
+  readonly kubeconfig: pulumi.Output<string>;
+  readonly credential: pulumi.Output<CredentialSummary>;
+  readonly authenticator?: ReturnType<typeof jwtAuthenticator>;
+}
+
+/** What every kind's function is handed: the component as parent, its name, args and rules. */
+interface KindContext {
+  readonly name: string;
+  readonly args: DeployerAccessArgs;
+  readonly parent: pulumi.ComponentResource;
+  readonly rules: PolicyRule[];
+  readonly labels: Record<string, string>;
+  readonly suffix: random.RandomString;
+}
+
 /**
  * The stage's deployer identity: a ServiceAccount, a Role generated from the least-privilege
  * profile, its RoleBinding, a token bound to the ServiceAccount, and the scoped kubeconfig.
+ * One function per credential kind below; the resource names and inputs are those of the
+ * single constructor they were split from (test/unit/deployerAccess.test.ts).
  */
 export class DeployerAccess extends pulumi.ComponentResource {
   /** The ServiceAccount's name; it carries the rotation suffix. Null with OIDC (no ServiceAccount). */
@@ -64,8 +85,6 @@ export class DeployerAccess extends pulumi.ComponentResource {
 
   constructor(name: string, args: DeployerAccessArgs, opts?: pulumi.ComponentResourceOptions) {
     super("scoped-cd:access:DeployerAccess", name, {}, opts);
-    const provider = args.provider;
-    const labels = stageLabels(args.stage, "deployer");
 
     // The suffix changes with `rotation` only. It names the ServiceAccount itself: a rotation
     // replaces the identity (new UID), so every token ever derived from the old one — including
@@ -82,195 +101,231 @@ export class DeployerAccess extends pulumi.ComponentResource {
       tiller: args.tiller,
       extraRules: args.extraRules,
     });
-    const cred = args.credential;
+    const ctx: KindContext = {
+      name,
+      args,
+      parent: this,
+      rules: this.rules,
+      labels: stageLabels(args.stage, "deployer"),
+      suffix,
+    };
+    const identity = IDENTITY_OF_KIND[args.credential.kind](ctx);
+    this.serviceAccountName = identity.serviceAccountName;
+    this.grants = identity.grants;
+    this.kubeconfig = identity.kubeconfig;
+    this.credential = identity.credential;
+    this.authenticator = identity.authenticator;
 
-    if (cred.kind === "oidc") {
-      // Keyless: no ServiceAccount and no token. The RoleBinding binds the groups the API
-      // server's JWT authenticator maps from the CI's ID token (one per trusted job); the
-      // kubeconfig reads the build's own ID token and holds no secret.
-      const trust = cred.oidc!;
-      this.authenticator = jwtAuthenticator(trust);
-      const metadata = {
-        name: "scoped-deployer",
+    // The kubeconfig stays a property, not a registered output: the stack's `kubeconfigs` is the
+    // one copy of it in the state (each copy there is a secret to guard and checkpoint bytes).
+    this.registerOutputs(
+      args.credential.kind === "oidc"
+        ? { credential: this.credential }
+        : { serviceAccountName: this.serviceAccountName, credential: this.credential },
+    );
+  }
+}
+
+const IDENTITY_OF_KIND: Record<CredentialConfig["kind"], (ctx: KindContext) => Identity> = {
+  oidc: oidcIdentity,
+  token: expiringTokenIdentity,
+  legacy: legacyTokenIdentity,
+};
+
+/**
+ * Keyless: no ServiceAccount and no token. The RoleBinding binds the groups the API server's JWT
+ * authenticator maps from the CI's ID token (one per trusted job); the kubeconfig reads the
+ * build's own ID token and holds no secret.
+ */
+function oidcIdentity({ name, args, parent, rules, labels }: KindContext): Identity {
+  const provider = args.provider;
+  const trust = args.credential.oidc!;
+  const metadata = {
+    name: "scoped-deployer",
+    namespace: args.namespace,
+    labels,
+    // Background deletion: no foregroundDeletion finalizer for the garbage collector to remove
+    // (a RoleBinding has no dependents), so deleting never waits on another controller.
+    annotations: { ...AUTHORITATIVE, "pulumi.com/deletionPropagationPolicy": "background" },
+  };
+  const role = new k8s.rbac.v1.Role(`${name}-role`, { metadata, rules }, { parent, provider });
+  const binding = new k8s.rbac.v1.RoleBinding(
+    `${name}-binding`,
+    {
+      metadata,
+      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: role.metadata.name },
+      subjects: [...trust.jobs].sort().map((job) => ({
+        apiGroup: "rbac.authorization.k8s.io",
+        kind: "Group",
+        name: oidcJobGroup(job),
+      })),
+    },
+    { parent, provider },
+  );
+  // kube-system's copy of the cluster CA: the stage's own copy is in a namespace CI writes to.
+  const rootCa = k8s.core.v1.ConfigMap.get(`${name}-root-ca`, "kube-system/kube-root-ca.crt", {
+    parent,
+    provider,
+    dependsOn: [binding],
+  });
+  return {
+    authenticator: jwtAuthenticator(trustInForce(trust, Math.floor(Date.now() / 1000))),
+    grants: [role, binding],
+    serviceAccountName: pulumi.output(null),
+    kubeconfig: pulumi
+      .all([rootCa.data, args.server, args.namespace])
+      .apply(([data, server, namespace]) =>
+        renderScopedKubeconfig({
+          clusterName: args.clusterName,
+          stage: args.stage,
+          server,
+          caData: Buffer.from(data["ca.crt"], "utf8").toString("base64"),
+          credential: { oidc: true },
+          namespace,
+        }),
+      ),
+    credential: pulumi.output({
+      kind: "oidc" as const,
+      expiresAt: null,
+      credentialId: null,
+      expiryWarningSeconds: null,
+    }),
+  };
+}
+
+/** The token kinds' ServiceAccount (named with the rotation suffix), its guard and its Role. */
+function deployerServiceAccount({ name, args, parent, rules, labels, suffix }: KindContext) {
+  const provider = args.provider;
+  const serviceAccount = new k8s.core.v1.ServiceAccount(
+    `${name}-sa`,
+    {
+      metadata: {
+        name: pulumi.interpolate`deployer-${suffix.result}`,
         namespace: args.namespace,
         labels,
-        // Background deletion: no foregroundDeletion finalizer for the garbage collector to remove
-        // (a RoleBinding has no dependents), so deleting never waits on another controller.
-        annotations: { ...AUTHORITATIVE, "pulumi.com/deletionPropagationPolicy": "background" },
-      };
-      const role = new k8s.rbac.v1.Role(
-        `${name}-role`,
-        { metadata, rules: this.rules },
-        { parent: this, provider },
-      );
-      const binding = new k8s.rbac.v1.RoleBinding(
-        `${name}-binding`,
-        {
-          metadata,
-          roleRef: {
-            apiGroup: "rbac.authorization.k8s.io",
-            kind: "Role",
-            name: role.metadata.name,
-          },
-          subjects: [...trust.jobs].sort().map((job) => ({
-            apiGroup: "rbac.authorization.k8s.io",
-            kind: "Group",
-            name: oidcJobGroup(job),
-          })),
-        },
-        { parent: this, provider },
-      );
-      this.grants = [role, binding];
-      this.serviceAccountName = pulumi.output(null);
-      // kube-system's copy of the cluster CA: the stage's own copy is in a namespace CI writes to.
-      const rootCa = k8s.core.v1.ConfigMap.get(`${name}-root-ca`, "kube-system/kube-root-ca.crt", {
-        parent: this,
-        provider,
-        dependsOn: [binding],
-      });
-      this.kubeconfig = pulumi
-        .all([rootCa.data, args.server, args.namespace])
-        .apply(([data, server, namespace]) =>
-          renderScopedKubeconfig({
-            clusterName: args.clusterName,
-            stage: args.stage,
-            server,
-            caData: Buffer.from(data["ca.crt"], "utf8").toString("base64"),
-            credential: { oidc: true },
-            namespace,
-          }),
-        );
-      this.credential = pulumi.output({
-        kind: "oidc",
-        expiresAt: null,
-        credentialId: null,
-        expiryWarningSeconds: null,
-      });
-      // The kubeconfig stays a property, not a registered output: the stack's `kubeconfigs` is the
-      // one copy of it in the state (each copy there is a secret to guard and checkpoint bytes).
-      this.registerOutputs({ credential: this.credential });
-      return;
-    }
-
-    const serviceAccount = new k8s.core.v1.ServiceAccount(
-      `${name}-sa`,
-      {
-        metadata: {
-          name: pulumi.interpolate`deployer-${suffix.result}`,
-          namespace: args.namespace,
-          labels,
-          annotations: { "scoped-cd.io/rotation": args.rotation, ...BACKGROUND_DELETION },
-        },
-        automountServiceAccountToken: false,
+        annotations: { "scoped-cd.io/rotation": args.rotation, ...BACKGROUND_DELETION },
       },
-      // A rotation deletes the old identity first, early in the `up`: every token of it dies then.
-      { parent: this, provider, deleteBeforeReplace: true },
-    );
-    this.serviceAccountName = serviceAccount.metadata.name;
-    // Deleted (and stripped of any finalizer) before the ServiceAccount, within a bound.
-    guardServiceAccount(name, serviceAccount, args, this);
-    this.grants = grantRoleToServiceAccount(name, {
-      objectName: "scoped-deployer",
+      automountServiceAccountToken: false,
+    },
+    // A rotation deletes the old identity first, early in the `up`: every token of it dies then.
+    { parent, provider, deleteBeforeReplace: true },
+  );
+  // Deleted (and stripped of any finalizer) before the ServiceAccount, within a bound.
+  guardServiceAccount(name, serviceAccount, args, parent);
+  const grants = grantRoleToServiceAccount(name, {
+    objectName: "scoped-deployer",
+    namespace: args.namespace,
+    serviceAccountName: serviceAccount.metadata.name,
+    rules,
+    labels,
+    provider,
+    parent,
+  });
+  return { serviceAccount, grants };
+}
+
+/** An expiring token from the TokenRequest API, bound to a Secret the provider owns. */
+function expiringTokenIdentity(ctx: KindContext): Identity {
+  const { name, args, parent, labels } = ctx;
+  const cred = args.credential;
+  const { serviceAccount, grants } = deployerServiceAccount(ctx);
+  const token = new TokenRequest(
+    `${name}-token`,
+    {
       namespace: args.namespace,
       serviceAccountName: serviceAccount.metadata.name,
-      rules: this.rules,
+      lifetimeSeconds: cred.lifetimeSeconds!,
+      renewAfter: cred.renewAfter!,
+      context: args.adminContext,
       labels,
-      provider,
-      parent: this,
-    });
-
-    if (cred.kind === "token") {
-      // An expiring token from the TokenRequest API, bound to a Secret the provider owns.
-      const token = new TokenRequest(
-        `${name}-token`,
-        {
-          namespace: args.namespace,
-          serviceAccountName: serviceAccount.metadata.name,
-          lifetimeSeconds: cred.lifetimeSeconds!,
-          renewAfter: cred.renewAfter!,
-          context: args.adminContext,
-          labels,
-        },
-        { parent: this, dependsOn: [serviceAccount] },
-      );
-      this.kubeconfig = pulumi.secret(
-        pulumi
-          .all([token.token, token.caData, args.server, args.namespace])
-          .apply(([bearer, caData, server, namespace]) =>
-            renderScopedKubeconfig({
-              clusterName: args.clusterName,
-              stage: args.stage,
-              server,
-              caData,
-              credential: { token: bearer },
-              namespace,
-            }),
-          ),
-      );
-      this.credential = pulumi
-        .all([token.expiresAt, token.credentialId])
-        .apply(([expiresAt, credentialId]) => ({
-          kind: "token" as const,
-          expiresAt,
-          credentialId,
-          expiryWarningSeconds: cred.expiryWarningSeconds!,
-        }));
-    } else {
-      pulumi.log.warn(`stage ${args.stage}: ${LEGACY_TOKEN_WARNING}`, this);
-      // A long-lived token bound to the ServiceAccount: the token controller fills it in, and it
-      // stops working when this Secret or the ServiceAccount is deleted.
-      const token = new k8s.core.v1.Secret(
-        `${name}-token`,
-        {
-          metadata: {
-            name: pulumi.interpolate`${serviceAccount.metadata.name}-token`,
-            namespace: args.namespace,
-            labels,
-            annotations: {
-              "kubernetes.io/service-account.name": serviceAccount.metadata.name,
-              ...BACKGROUND_DELETION,
-            },
-          },
-          type: "kubernetes.io/service-account-token",
-        },
-        { parent: this, provider, dependsOn: [serviceAccount] },
-      );
-      new IdentityDeletion(
-        `${name}-token-deletion`,
-        {
-          ref: { kind: "Secret", namespace: args.namespace, name: token.metadata.name },
-          context: args.adminContext,
-        },
-        { parent: this, dependsOn: [token] },
-      );
-      this.kubeconfig = pulumi.secret(
-        pulumi.all([token.data, args.server, args.namespace]).apply(([data, server, namespace]) =>
+    },
+    { parent, dependsOn: [serviceAccount] },
+  );
+  return {
+    serviceAccountName: serviceAccount.metadata.name,
+    grants,
+    kubeconfig: pulumi.secret(
+      pulumi
+        .all([token.token, token.caData, args.server, args.namespace])
+        .apply(([bearer, caData, server, namespace]) =>
           renderScopedKubeconfig({
             clusterName: args.clusterName,
             stage: args.stage,
             server,
-            caData: requireKey(data, "ca.crt", name),
-            credential: {
-              token: Buffer.from(requireKey(data, "token", name), "base64").toString("utf8"),
-            },
+            caData,
+            credential: { token: bearer },
             namespace,
           }),
         ),
-      );
-      this.credential = pulumi.output({
-        kind: "legacy" as const,
-        expiresAt: null,
-        credentialId: null,
-        expiryWarningSeconds: null,
-      });
-    }
+    ),
+    credential: pulumi
+      .all([token.expiresAt, token.credentialId])
+      .apply(([expiresAt, credentialId]) => ({
+        kind: "token" as const,
+        expiresAt,
+        credentialId,
+        expiryWarningSeconds: cred.expiryWarningSeconds!,
+      })),
+  };
+}
 
-    // Not the kubeconfig: see above.
-    this.registerOutputs({
-      serviceAccountName: this.serviceAccountName,
-      credential: this.credential,
-    });
-  }
+/**
+ * A long-lived token bound to the ServiceAccount: the token controller fills it in, and it stops
+ * working when this Secret or the ServiceAccount is deleted.
+ */
+function legacyTokenIdentity(ctx: KindContext): Identity {
+  const { name, args, parent, labels } = ctx;
+  const provider = args.provider;
+  const { serviceAccount, grants } = deployerServiceAccount(ctx);
+  pulumi.log.warn(`stage ${args.stage}: ${LEGACY_TOKEN_WARNING}`, parent);
+  const token = new k8s.core.v1.Secret(
+    `${name}-token`,
+    {
+      metadata: {
+        name: pulumi.interpolate`${serviceAccount.metadata.name}-token`,
+        namespace: args.namespace,
+        labels,
+        annotations: {
+          "kubernetes.io/service-account.name": serviceAccount.metadata.name,
+          ...BACKGROUND_DELETION,
+        },
+      },
+      type: "kubernetes.io/service-account-token",
+    },
+    { parent, provider, dependsOn: [serviceAccount] },
+  );
+  new IdentityDeletion(
+    `${name}-token-deletion`,
+    {
+      ref: { kind: "Secret", namespace: args.namespace, name: token.metadata.name },
+      context: args.adminContext,
+    },
+    { parent, dependsOn: [token] },
+  );
+  return {
+    serviceAccountName: serviceAccount.metadata.name,
+    grants,
+    kubeconfig: pulumi.secret(
+      pulumi.all([token.data, args.server, args.namespace]).apply(([data, server, namespace]) =>
+        renderScopedKubeconfig({
+          clusterName: args.clusterName,
+          stage: args.stage,
+          server,
+          caData: requireKey(data, "ca.crt", name),
+          credential: {
+            token: Buffer.from(requireKey(data, "token", name), "base64").toString("utf8"),
+          },
+          namespace,
+        }),
+      ),
+    ),
+    credential: pulumi.output({
+      kind: "legacy" as const,
+      expiresAt: null,
+      credentialId: null,
+      expiryWarningSeconds: null,
+    }),
+  };
 }
 
 function requireKey(data: Record<string, string> | undefined, key: string, name: string): string {
