@@ -83,16 +83,31 @@ export function passwordInUrlWarning(url: string | undefined): string | undefine
   );
 }
 
-/** Pulumi's words when the backend cannot be reached or gave way during a run. */
-const UNREACHABLE =
-  /unable to open state database|failed to ping PostgreSQL|could not (?:save|persist|write|read) (?:the )?(?:snapshot|checkpoint|stack)|failed to (?:save|persist|write|read|load) (?:the )?(?:snapshot|checkpoint|stack)|pq: (?:terminating connection|the database system is (?:shutting down|starting up))|dial tcp [^\s:]+:\d+: connect: connection refused|driver: bad connection|no such host|password authentication failed/i;
+/** Pulumi's words when a DIY backend cannot be reached or gave way during a run. */
+const BACKEND_FAILED =
+  /unable to open state database|failed to ping PostgreSQL|(?:could not|failed to) (?:save|persist|write|read|load) (?:the )?(?:snapshot|checkpoint)|pq: (?:terminating connection|the database system is (?:shutting down|starting up))|password authentication failed/i;
 
-/** The first line of `failure` that says why the backend failed, or undefined. */
-export function backendFailureLine(failure: string): string | undefined {
-  return failure
-    .split("\n")
-    .map((l) => l.trim())
-    .find((l) => UNREACHABLE.test(l));
+/**
+ * The first line of `failure` that says why the backend failed, or undefined. A refused or broken
+ * connection counts only when it names the backend's own host:port (the API server's does not).
+ */
+export function backendFailureLine(failure: string, url: string): string | undefined {
+  const lines = failure.split("\n").map((l) => l.trim());
+  const direct = lines.find((l) => BACKEND_FAILED.test(l));
+  if (direct) return direct;
+  let hostPort: string | undefined;
+  try {
+    const u = new URL(url);
+    hostPort = u.hostname ? `${u.hostname}:${u.port || "5432"}` : undefined;
+  } catch {
+    return undefined;
+  }
+  if (!hostPort) return undefined;
+  return lines.find(
+    (l) =>
+      l.includes(hostPort) &&
+      /connection refused|i\/o timeout|no such host|bad connection|connection reset/i.test(l),
+  );
 }
 
 /**
@@ -105,8 +120,9 @@ export function describeBackendFailure(
   stack: string,
   env: NodeJS.ProcessEnv = process.env,
 ): string | undefined {
-  if (!url) return undefined;
-  const line = backendFailureLine(failure);
+  // A file backend's failures are the disk's, and Pulumi Cloud's speak for themselves.
+  if (!url || backendKind(url) === "file" || backendKind(url) === "cloud") return undefined;
+  const line = backendFailureLine(failure, url);
   if (!line) return undefined;
   const kind = backendKind(url);
   // Only the driver's reason: Pulumi's prefix repeats the URL (masked or not).

@@ -156,3 +156,26 @@ describe("locks in a PostgreSQL backend", () => {
     assert.equal(lockAge(undefined), undefined);
   });
 });
+
+describe("an unreachable backend, told apart from the API server", () => {
+  const url = "postgres://scoped_cd@127.0.0.1:15932/pulumi?sslmode=disable";
+  it("takes Pulumi's checkpoint error over its lock-deletion error, during an up", () => {
+    const failure =
+      'error: there was a problem deleting the lock at postgres://****:****@127.0.0.1:15932/pulumi/.pulumi/locks/organization/exp/exp/4d.json?sslmode=disable, manual clean up may be required: blob (key ".pulumi/locks/organization/exp/exp/4d.json") (code=Unknown): dial tcp 127.0.0.1:15932: connect: connection refused\n' +
+      'error: failed to load checkpoint: blob (key ".pulumi/stacks/exp/exp.json") (code=Unknown): dial tcp 127.0.0.1:15932: connect: connection refused';
+    assert.match(
+      describeBackendFailure(failure, url, "test", {})!,
+      /could not be reached while running stack test \(failed to load checkpoint: /,
+    );
+  });
+
+  it("leaves an API server that refuses connections to the credential explanation", () => {
+    const failure =
+      "error: configured Kubernetes cluster is unreachable: dial tcp 127.0.0.1:16543: connect: connection refused";
+    assert.equal(describeBackendFailure(failure, url, "test", {}), undefined);
+    assert.equal(
+      describeBackendFailure("error: failed to load checkpoint: disk", "file:///s", "t", {}),
+      undefined,
+    );
+  });
+});
