@@ -1,9 +1,12 @@
 // A stack's locks in a DIY backend that scoped-cd can read before it runs: the file backend (lock
 // files) and PostgreSQL (rows of Pulumi's state table). Both hold the same lock documents — pid,
 // username, hostname, timestamp of the `pulumi` that took the lock — under
-// `.pulumi/locks/organization/<project>/<stack>/<id>.json`, and neither expires them: a lock left
+// `.pulumi/locks/organization/<project>/<stack>/<id>.json` (PostgreSQL: under `<database>/`), and neither expires them: a lock left
 // by a killed agent stays until someone runs `pulumi cancel`. Other backends (S3, GCS, Azure Blob,
 // Pulumi Cloud) are not read here; their own refusal says who holds the stack.
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import { backendKind } from "./backend";
 import { fileBackendDir, StackLock, stackLocks } from "./interruptedDeploy";
 
@@ -23,9 +26,14 @@ export function postgresConnectionString(url: string): string {
   return u.toString();
 }
 
-/** The key prefix of a stack's lock documents. */
-export function lockPrefix(project: string, stack: string): string {
-  return `.pulumi/locks/organization/${project}/${stack.split("/").pop()!}/`;
+/**
+ * The key prefix of a stack's lock documents. Pulumi prefixes every key of a non-file DIY backend
+ * with the URL's path (for PostgreSQL: the database name, `pulumi/.pulumi/locks/...`).
+ */
+export function lockPrefix(url: string, project: string, stack: string): string {
+  const sub = decodeURIComponent(new URL(url).pathname).replace(/^\/+/, "");
+  const prefix = sub === "" || sub.endsWith("/") ? sub : `${sub}/`;
+  return `${prefix}.pulumi/locks/organization/${project}/${stack.split("/").pop()!}/`;
 }
 
 /** A lock row as Pulumi's PostgreSQL bucket stores it: data = {"data": base64(lock JSON)}. */
@@ -49,6 +57,40 @@ export function lockOfRow(key: string, data: unknown): StackLock {
   }
 }
 
+/**
+ * The password libpq would use for this connection from a pgpass file (PGPASSFILE, else
+ * ~/.pgpass): the first `host:port:database:user:password` line that matches (`*` matches any,
+ * `\\:` is a colon). Read here, because node-postgres' own pgpass lookup is deprecated.
+ */
+export function pgpassPassword(
+  url: string,
+  env: NodeJS.ProcessEnv = process.env,
+): string | undefined {
+  const file = env.PGPASSFILE || path.join(os.homedir(), ".pgpass");
+  let text: string;
+  try {
+    text = fs.readFileSync(file, "utf8");
+  } catch {
+    return undefined;
+  }
+  const u = new URL(url);
+  const want = [
+    u.hostname || env.PGHOST || "localhost",
+    u.port || env.PGPORT || "5432",
+    decodeURIComponent(u.pathname.replace(/^\//, "")) || env.PGDATABASE || "",
+    decodeURIComponent(u.username) || env.PGUSER || os.userInfo().username,
+  ];
+  for (const line of text.split("\n")) {
+    if (line.trim() === "" || line.startsWith("#")) continue;
+    const fields = line.split(/(?<!\\):/).map((f) => f.replace(/\\([:\\])/g, "$1"));
+    if (fields.length < 5) continue;
+    if (want.every((w, i) => fields[i] === "*" || fields[i] === w)) {
+      return fields.slice(4).join(":");
+    }
+  }
+  return undefined;
+}
+
 /** The stack's locks in a PostgreSQL backend (none when Pulumi has not created its table yet). */
 export async function postgresLocks(
   url: string,
@@ -57,9 +99,13 @@ export async function postgresLocks(
 ): Promise<StackLock[]> {
   const table = postgresTable(url);
   const { Client } = await import("pg");
-  // The password comes from the URL, PGPASSWORD or PGPASSFILE, as for Pulumi's own driver.
+  // The password comes from the URL, PGPASSWORD or PGPASSFILE, as for Pulumi's own driver; it
+  // goes into the in-memory connection string (node-postgres lets a URL's empty password win).
+  const conn = new URL(postgresConnectionString(url));
+  const password = conn.password ? undefined : (process.env.PGPASSWORD ?? pgpassPassword(url));
+  if (password) conn.password = encodeURIComponent(password);
   const client = new Client({
-    connectionString: postgresConnectionString(url),
+    connectionString: conn.toString(),
     connectionTimeoutMillis: 10_000,
     query_timeout: 10_000,
   });
@@ -69,7 +115,7 @@ export async function postgresLocks(
       table,
     ]);
     if (!exists.rows[0]?.t) return [];
-    const prefix = lockPrefix(project, stack);
+    const prefix = lockPrefix(url, project, stack);
     const rows = await client.query<{ key: string; data: unknown }>(
       `SELECT key, data FROM ${table} WHERE key LIKE $1 ORDER BY key`,
       [`${prefix.replace(/[\\%_]/g, (c) => `\\${c}`)}%`],

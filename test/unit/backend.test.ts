@@ -1,6 +1,9 @@
 // The state backend as the CLI sees it: kinds, the password masked in everything printed, the one
 // line for an unreachable backend, and PostgreSQL lock rows read as the file backend's lock files.
 import * as assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import { deployFailure } from "../../cli/commands/deploy";
 import { errorLine } from "../../cli/program";
 import {
@@ -13,6 +16,7 @@ import {
 import {
   lockOfRow,
   lockPrefix,
+  pgpassPassword,
   postgresConnectionString,
   postgresTable,
 } from "../../cli/lib/backendLocks";
@@ -114,9 +118,14 @@ describe("locks in a PostgreSQL backend", () => {
     assert.deepEqual(lockOfRow(key, JSON.stringify(data)), { file: key, ...doc });
     assert.deepEqual(lockOfRow(key, { data: "not base64 json" }), { file: key });
     assert.equal(
-      lockPrefix("scoped-cd", "organization/scoped-cd/test"),
-      ".pulumi/locks/organization/scoped-cd/test/",
+      lockPrefix(
+        "postgres://u@h:5432/pulumi?sslmode=disable",
+        "scoped-cd",
+        "organization/scoped-cd/test",
+      ),
+      "pulumi/.pulumi/locks/organization/scoped-cd/test/",
     );
+    assert.equal(lockPrefix("postgres://u@h", "p", "s"), ".pulumi/locks/organization/p/s/");
   });
 
   it("takes the table from the URL, refuses one that is not a plain name, and drops it for the driver", () => {
@@ -177,5 +186,26 @@ describe("an unreachable backend, told apart from the API server", () => {
       describeBackendFailure("error: failed to load checkpoint: disk", "file:///s", "t", {}),
       undefined,
     );
+  });
+});
+
+describe("a pgpass file, as libpq reads it", () => {
+  it("takes the first matching line, with wildcards and escaped colons", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "scoped-cd-pgpass-"));
+    const file = path.join(dir, "pgpass");
+    fs.writeFileSync(
+      file,
+      "# comment\n127.0.0.1:15432:*:postgres:admin\n127.0.0.1:15432:pulumi:scoped_cd:pa\\:ss\n*:*:*:*:fallback\n",
+      { mode: 0o600 },
+    );
+    try {
+      const env = { PGPASSFILE: file };
+      assert.equal(pgpassPassword("postgres://scoped_cd@127.0.0.1:15432/pulumi", env), "pa:ss");
+      assert.equal(pgpassPassword("postgres://postgres@127.0.0.1:15432/x", env), "admin");
+      assert.equal(pgpassPassword("postgres://u@db:5432/pulumi", env), "fallback");
+      assert.equal(pgpassPassword("postgres://u@db/pulumi", { PGPASSFILE: "/none" }), undefined);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
