@@ -242,6 +242,7 @@ describe("state on PostgreSQL: two agents, locks, recovery, backend down, secret
     pgpass = get("PGPASSFILE");
     pgBin = get("SCOPED_CD_POSTGRES_BIN");
     password = fs.readFileSync(pgpass, "utf8").split("\n")[1].split(":")[4];
+    process.env.PGPASSFILE = pgpass; // the test's own reads of the lock rows (postgresLocks)
     assert.ok(password.length >= 32 && !url.includes(password));
     note(`PostgreSQL ready in ${seconds(t0)}s (${url})`);
     admin = await adminClients();
