@@ -8,6 +8,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { Command } from "commander";
+import { benchBackend } from "./backend";
 import { renderScalingPng, ScalingPoint } from "./plot";
 import { run, timed } from "./proc";
 import {
@@ -22,7 +23,9 @@ import {
 } from "./stacks";
 import { fitLine, ratios, renderTable, Row, summarize } from "./stats";
 
-const GROUPS = ["toolchain", "program", "delivery", "access", "drift"] as const;
+const GROUPS = ["toolchain", "program", "delivery", "access", "drift", "backend"] as const;
+/** The access stack size of the backend group (issue 21: 10 stages). */
+const BACKEND_STAGES = 10;
 type Group = (typeof GROUPS)[number];
 
 interface Options {
@@ -777,6 +780,15 @@ async function main() {
     if (opts.only.includes("access")) {
       scaling = await benchAccess(opts);
       sections.push({ title: "Access layer scaling", rows: scaling.rows });
+    }
+    if (opts.only.includes("backend")) {
+      await benchWorkspace();
+      prepareChart();
+      const stages = o.quick ? 2 : BACKEND_STAGES;
+      sections.push({
+        title: "State backend: PostgreSQL vs file",
+        rows: await benchBackend(opts, stages, admin(), progress),
+      });
     }
   } finally {
     await teardownFixture();

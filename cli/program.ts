@@ -13,6 +13,7 @@ import { defineRevoke, revokeArgs, runRevoke } from "./commands/revoke";
 import { defineVerify, runVerify, verifyArgs } from "./commands/verify";
 import { CliError, commandFailure } from "./errors";
 import { EXIT_COULD_NOT_RUN, EXIT_OK, ExitCode } from "./exitCodes";
+import { maskBackendSecrets } from "./lib/backend";
 import { Io, processIo } from "./io";
 
 /** What each subcommand does once its args are valid; the tests replace them. */
@@ -40,7 +41,8 @@ const RUNNERS: Runners = {
 
 /** `scoped-cd deploy: <message>` (or `scoped-cd: <message>` outside a subcommand). */
 export function errorLine(subcommand: string | undefined, message: string): string {
-  return `scoped-cd${subcommand ? ` ${subcommand}` : ""}: ${message.trimEnd()}\n`;
+  // Every error passes here: the state backend's password (URL or PGPASSWORD) never gets out.
+  return `scoped-cd${subcommand ? ` ${subcommand}` : ""}: ${maskBackendSecrets(message.trimEnd())}\n`;
 }
 
 export interface RunState {

@@ -458,11 +458,12 @@ case "${1:-}" in
   start) cmd_start ;;
   start-component) cmd_component start "${2:-}" ;;
   stop-component) cmd_component stop "${2:-}" ;;
-  stop) cmd_stop ;;
+  stop) cmd_stop; bash "$repo/hack/postgres.sh" stop ;;  # the instance's state backend, if started
   status) cmd_status ;;
   env) echo "export KUBECONFIG=\"$admin_kubeconfig\""
     echo "export SCOPED_CD_CLUSTER_STATE=\"$state\""
     echo "export SCOPED_CD_NODE_KIND=$node_kind"
+    echo "export SCOPED_CD_PORT_OFFSET=$port_offset"
     if [ "$node_kind" = real ]; then node_env; fi ;;
   *) echo "usage: $0 start|stop|status|env|start-component <c>|stop-component <c>" >&2; exit 2 ;;
 esac

@@ -7,7 +7,8 @@
 #   hack/toolchain.sh dirs       print the cache dir of each built tool
 #   hack/toolchain.sh build STEP...   build only some steps (pulumi kubernetes-provider
 #                                   random-provider kube etcd kwok helm helm2 plugins
-#                                   node-packages kube-node kube-router coredns images)
+#                                   node-packages kube-node kube-router coredns images
+#                                   postgres)
 #
 # Everything built lands in ${SCOPED_CD_CACHE:-$HOME/.cache/scoped-cd}/<tool>-<version>/, outside
 # the work tree, and is reused by every later run and every clone on this machine. The only
@@ -291,6 +292,21 @@ etcd_marker() {
   else command -v openssl >/dev/null && echo "$(cache_dir etcd "$ETCD_VERSION")/bin/etcd" || echo /nonexistent; fi
 }
 
+# PostgreSQL for the state backend the e2e suite and the bench also run on (hack/postgres.sh):
+# Debian's server and client (pg_dump for the secrets-at-rest test). Debian's package creates and
+# may start a `main` cluster on 5432; hack/postgres.sh never uses it (own data dir and port).
+POSTGRES_PACKAGES=(postgresql-15 postgresql-client-15)
+build_postgres() {
+  export DEBIAN_FRONTEND=noninteractive
+  if ! apt-cache show postgresql-15 >/dev/null 2>&1; then apt-get update; fi
+  apt-get install -y --no-install-recommends "${POSTGRES_PACKAGES[@]}"
+  /usr/lib/postgresql/15/bin/postgres --version
+}
+postgres_marker() {
+  [ -x /usr/lib/postgresql/15/bin/postgres ] && [ -x /usr/lib/postgresql/15/bin/pg_dump ] \
+    && echo /usr/lib/postgresql/15/bin/postgres || echo /nonexistent
+}
+
 # ---------------------------------------------------------------------------------------------
 # The real node (hack/cluster.sh): Debian's container runtime, kubelet and kube-proxy at the control
 # plane's version, kube-router's NetworkPolicy controller, CoreDNS, and the images pods run.
@@ -381,7 +397,7 @@ build_images() {
 # ---------------------------------------------------------------------------------------------
 main() {
   local steps=(pulumi kubernetes-provider random-provider kube etcd kwok helm helm2 plugins
-    node-packages kube-node kube-router coredns images)
+    node-packages kube-node kube-router coredns images postgres)
   if [ "${1:-}" = env ]; then print_env; return; fi
   if [ "${1:-}" = dirs ]; then  # where each tool lives in the cache (for du, debugging)
     printf '%s\n' "$PULUMI_DIR" "$K8S_PROVIDER_DIR" "$RANDOM_PROVIDER_DIR" "$KUBE_DIR" "$KWOK_DIR" "$HELM_DIR" "$HELM2_DIR" \
@@ -422,6 +438,7 @@ main() {
       kube-router) run_step kube-router "kube-router $KUBE_ROUTER_VERSION (NetworkPolicy controller)" \
               "$KUBE_ROUTER_DIR/bin/kube-router" build_kube_router ;;
       coredns) run_step coredns "coredns $COREDNS_VERSION" "$COREDNS_DIR/bin/coredns" build_coredns ;;
+      postgres) run_step postgres "PostgreSQL (Debian: ${POSTGRES_PACKAGES[*]})" "$(postgres_marker)" build_postgres ;;
       images) run_step images "node images (pause, probe, storefront, tiller, coredns)" \
               "$IMAGES_DIR/coredns.tar" build_images ;;
       *) echo "unknown step: $s" >&2; exit 2 ;;

@@ -10,6 +10,8 @@ import * as path from "node:path";
 import { Command } from "commander";
 import { LocalWorkspace, Stack, UpResult } from "@pulumi/pulumi/automation";
 import { CliError, commandFailure } from "../errors";
+import { describeBackendFailure, maskBackendSecrets, passwordInUrlWarning } from "../lib/backend";
+import { backendLocks } from "../lib/backendLocks";
 import { EXIT_OK, ExitCode } from "../exitCodes";
 import { Io, OutputFormat, writeJson } from "../io";
 import {
@@ -23,12 +25,11 @@ import {
   describeLocks,
   describePendingCreates,
   encodeHelmRelease,
-  fileBackendDir,
+  locksOfRefusal,
   markedFailed,
   newestRevision,
   PENDING_STATUSES,
   pendingOperationsOf,
-  stackLocks,
 } from "../lib/interruptedDeploy";
 import { KubeconfigSource, kubeconfigSourcesFor, readKubeconfig } from "../lib/kubeconfigSource";
 import { describePodProblems, podWarnings } from "../lib/podProblems";
@@ -253,11 +254,21 @@ async function recoverInterrupted(
   io: Io,
 ): Promise<void> {
   const started = new Date();
-  const backendDir = fileBackendDir((await stack.workspace.whoAmI()).url);
-  if (backendDir) {
-    const project = (await stack.workspace.projectSettings()).name;
-    const locks = stackLocks(backendDir, project, args.stack);
-    if (locks.length > 0) throw new CliError(describeLocks(args.stack, args.workDir, locks));
+  const url = process.env.PULUMI_BACKEND_URL ?? (await stack.workspace.whoAmI()).url;
+  const project = (await stack.workspace.projectSettings()).name;
+  // File and PostgreSQL backends: read the locks first, so the refusal names the holder and its
+  // age, and a Helm revision left pending can be repaired (no one else is working on the stack).
+  let locks;
+  try {
+    locks = await backendLocks(url, project, args.stack);
+  } catch (err) {
+    const why = err instanceof Error ? err.message : String(err);
+    throw new CliError(
+      `${describeBackendFailure(`failed to ping PostgreSQL: ${why}`, url, args.stack) ?? why} Nothing was changed.`,
+    );
+  }
+  if (locks && locks.length > 0) {
+    throw new CliError(describeLocks(args.stack, args.workDir, locks));
   }
   const pending = pendingOperationsOf(await stack.exportStack());
   const creates = pending.filter((p) => p.type === "creating" || p.type === "importing");
@@ -271,7 +282,7 @@ async function recoverInterrupted(
   }
   // Helm storage is read with the scoped kubeconfig; without the file (accessStack) there is none
   // here, and a stuck release shows as Helm's "another operation is in progress" (explained below).
-  if (kc && backendDir) await repairStuckReleases(kc, target, args, started, io);
+  if (kc && locks) await repairStuckReleases(kc, target, args, started, io);
 }
 
 /** The failed up, explained when the cause is known: a credential, the server, a lock, Helm. */
@@ -279,8 +290,14 @@ export function deployFailure(
   args: Pick<DeployArgs, "stack" | "workDir">,
   ctx: ScopedCredentialContext,
   failure: string,
+  backendUrl: string | undefined = process.env.PULUMI_BACKEND_URL,
 ): string {
   const base = `pulumi up of stack ${args.stack} failed:\n${failure}`;
+  const holders = locksOfRefusal(failure);
+  if (/currently locked by \d+ lock/i.test(failure) && holders.length > 0) {
+    // A deploy that took the lock between our check and this up's (or a backend not read here).
+    return describeLocks(args.stack, args.workDir, holders);
+  }
   if (/currently locked by \d+ lock|Another update is currently in progress/i.test(failure)) {
     return (
       `${base}\nAnother deploy of ${args.stack} holds the stack; this one changed nothing. ` +
@@ -294,6 +311,8 @@ export function deployFailure(
       `(or, with the scoped kubeconfig: helm rollback <release> --namespace <namespace>).`
     );
   }
+  const backend = describeBackendFailure(failure, backendUrl, args.stack);
+  if (backend) return backend;
   const problem = credentialProblemOf(failure);
   return problem ? `${base}\n${describeScopedProblem(problem, ctx)}` : base;
 }
@@ -302,7 +321,16 @@ export async function runDeploy(args: DeployArgs, io: Io): Promise<ExitCode> {
   const kubeconfigYaml = args.kubeconfig ? readKubeconfig(args.kubeconfig) : undefined;
   // Nothing may fall back to an ambient (admin) kubeconfig: the engine inherits this environment.
   delete process.env.KUBECONFIG;
-  const stack = await LocalWorkspace.selectStack({ stackName: args.stack, workDir: args.workDir });
+  const warning = passwordInUrlWarning(process.env.PULUMI_BACKEND_URL);
+  if (warning) io.stderr(`== warning: ${warning}\n`);
+  let stack: Stack;
+  try {
+    stack = await LocalWorkspace.selectStack({ stackName: args.stack, workDir: args.workDir });
+  } catch (err) {
+    const failure = commandFailure(err);
+    const backend = describeBackendFailure(failure, process.env.PULUMI_BACKEND_URL, args.stack);
+    throw backend ? new CliError(`${backend} Nothing was changed.`) : err;
+  }
   const mode = await stackMode(stack);
   if (mode !== "delivery") {
     throw new CliError(
@@ -321,7 +349,9 @@ export async function runDeploy(args: DeployArgs, io: Io): Promise<ExitCode> {
   await recoverInterrupted(stack, args, target, kc, io);
 
   // In JSON mode stdout carries the document only; the engine's progress goes to stderr.
-  const progress = args.output === "json" ? io.stderr : io.stdout;
+  // The engine's text goes through the backend mask: it may quote the backend URL.
+  const out = args.output === "json" ? io.stderr : io.stdout;
+  const progress = (text: string) => out(maskBackendSecrets(text));
   const up = (configFile?: string) =>
     stack.up({ diff: true, color: "never", configFile, onOutput: progress });
   let result: UpResult;

@@ -96,6 +96,24 @@ export function backendLockMessage(count: number): string {
   return `the stack is currently locked by ${count} lock(s). Either wait for the other process(es) to end or delete the lock file with \`pulumi cancel\`.`;
 }
 
+/**
+ * The holders a DIY backend's own refusal names (`...: created by user@host (pid N) at time`), for
+ * a refusal that raced past the check before the up, or a backend scoped-cd does not read.
+ */
+export function locksOfRefusal(failure: string): StackLock[] {
+  const found: StackLock[] = [];
+  for (const m of failure.matchAll(/(\S+): created by (\S*)@(\S+) \(pid (\d+)\) at (\S+)/g)) {
+    found.push({
+      file: m[1],
+      username: m[2] || undefined,
+      hostname: m[3],
+      pid: Number(m[4]),
+      timestamp: m[5],
+    });
+  }
+  return found;
+}
+
 /** The message for a locked stack: the backend's words, who holds it, and what to run. */
 export function describeLocks(
   stack: string,
@@ -103,11 +121,13 @@ export function describeLocks(
   locks: readonly StackLock[],
   hostname = os.hostname(),
   running: (pid: number) => boolean = pidRunning,
+  now = new Date(),
 ): string {
   const local = (l: StackLock) => l.pid !== undefined && l.hostname === hostname;
   const live = locks.filter((l) => local(l) && running(l.pid!));
   const holders = locks.map((l) => {
-    const who = `pid ${l.pid ?? "?"} on ${l.hostname ?? "?"}${l.username ? ` (user ${l.username})` : ""}${l.timestamp ? ` since ${l.timestamp}` : ""}`;
+    const age = lockAge(l.timestamp, now);
+    const who = `pid ${l.pid ?? "?"} on ${l.hostname ?? "?"}${l.username ? ` (user ${l.username})` : ""}${l.timestamp ? ` since ${l.timestamp}` : ""}${age ? ` (held ${age})` : ""}`;
     if (local(l)) {
       return running(l.pid!)
         ? `${who}: that process is still running here; wait for it`
@@ -122,14 +142,31 @@ export function describeLocks(
   if (live.length > 0) {
     return `${head}Another deploy of ${stack} is running on this machine: let it finish, then rerun if needed.`;
   }
+  const ages = locks.map((l) => lockAge(l.timestamp, now)).filter((a) => a !== undefined);
+  const remote = locks.some((l) => !local(l));
   return (
     head +
+    (remote
+      ? `A lock taken on another machine is never cleared by scoped-cd: only you can know that its deploy is gone${ages.length > 0 ? ` (the lock is ${ages.join(", ")} old)` : ""}. `
+      : "") +
     `If no other deploy of ${stack} is running (Jenkins: no other build of ` +
     `this job, on any agent), clear the lock and rerun; the rerun repairs what the interrupted ` +
     `update left behind:\n` +
     `  (cd ${workDir} && pulumi cancel --stack ${stack} --yes)\n` +
     `  scoped-cd deploy --stack ${stack} ...`
   );
+}
+
+/** How long ago a lock was taken, as `3m12s` / `2h05m` / `4d03h`; undefined without a time. */
+export function lockAge(timestamp: string | undefined, now = new Date()): string | undefined {
+  if (!timestamp) return undefined;
+  const ms = now.getTime() - new Date(timestamp).getTime();
+  if (!Number.isFinite(ms)) return undefined;
+  const s = Math.max(0, Math.floor(ms / 1000));
+  const pad = (n: number) => String(n).padStart(2, "0");
+  if (s < 3600) return `${Math.floor(s / 60)}m${pad(s % 60)}s`;
+  if (s < 86400) return `${Math.floor(s / 3600)}h${pad(Math.floor((s % 3600) / 60))}m`;
+  return `${Math.floor(s / 86400)}d${pad(Math.floor((s % 86400) / 3600))}h`;
 }
 
 export interface PendingOperation {

@@ -1,6 +1,6 @@
 // End-to-end support: a throw-away copy of the project per stack, driven by the real Pulumi CLI
 // through the Automation API, against the local cluster that hack/e2e.sh started.
-import { execFile } from "node:child_process";
+import { ChildProcess, execFile, spawn } from "node:child_process";
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -159,3 +159,55 @@ export function pathsContaining(value: unknown, needle: string, at = "$"): strin
   }
   return [];
 }
+
+/** The CLI in a process group of its own, as Jenkins starts a build step. */
+export function startCli(
+  args: readonly string[],
+  env: Record<string, string> = {},
+): { child: ChildProcess; done: Promise<CliRun> } {
+  const child = spawn("node", [path.join(REPO, "bin/cli/main.js"), ...args], {
+    env: { ...process.env, PULUMI_CONFIG_PASSPHRASE: TEST_PASSPHRASE, ...env },
+    detached: true,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout!.on("data", (c: Buffer) => (stdout += c.toString()));
+  child.stderr!.on("data", (c: Buffer) => (stderr += c.toString()));
+  const done = new Promise<CliRun>((resolve) => {
+    const timer = setTimeout(() => child.kill("SIGKILL"), 8 * 60_000);
+    child.on("close", (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr });
+    });
+  });
+  return { child, done };
+}
+
+/** Every descendant of `pid` (by /proc's ppid), collected before anything is killed. */
+export function processTree(pid: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const entry of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, "utf8");
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const tree = [pid];
+  for (let i = 0; i < tree.length; i++) tree.push(...(children.get(tree[i]) ?? []));
+  return tree;
+}
+
+/** Whether a process runs (a zombie does not). */
+export const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.[0] !== "Z";
+  } catch {
+    return false;
+  }
+};

@@ -214,11 +214,18 @@ describe("what an interrupted deploy leaves behind", () => {
       const found = stackLocks(dir, "scoped-cd", "organization/scoped-cd/test");
       assert.equal(found.length, 1);
       assert.equal(found[0].pid, 4242);
-      const dead = describeLocks("test", "/w", found, "agent-1", () => false);
+      const dead = describeLocks(
+        "test",
+        "/w",
+        found,
+        "agent-1",
+        () => false,
+        new Date("2026-11-25T09:03:12Z"),
+      );
       assert.match(dead, /^stack test: the stack is currently locked by 1 lock\(s\)\. Either wait/);
       assert.match(
         dead,
-        /pid 4242 on agent-1 \(user jenkins\) since 2026-11-25T09:00:00Z: no such process here any more/,
+        /pid 4242 on agent-1 \(user jenkins\) since 2026-11-25T09:00:00Z \(held 3m12s\): no such process here any more/,
       );
       assert.match(dead, /Nothing was changed/);
       assert.match(dead, /\(cd \/w && pulumi cancel --stack test --yes\)/);

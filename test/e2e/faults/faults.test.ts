@@ -8,7 +8,6 @@
 //
 // The tests run in order and share one access stack (two stages) and two delivery stacks.
 import * as assert from "node:assert/strict";
-import { ChildProcess, spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -21,11 +20,14 @@ import {
 import { withScopedKubeconfig } from "../../../cli/lib/scopedConfig";
 import { adminClients, Clients, tokenOf, whoAmI } from "../kube";
 import {
+  alive,
   CliRun,
   createTestStack,
   execFileAsync,
+  processTree,
   REPO,
   runCli,
+  startCli,
   TEST_PASSPHRASE,
   TestStack,
   uniqueSuffix,
@@ -56,54 +58,6 @@ const note = (text: string) => console.log(`      [faults] ${text}`);
 /** What a refused run said, for the transcript (the tests assert that no token is in it). */
 const said = (what: string, r: CliRun) =>
   note(`${what} (exit ${r.code}):\n${r.stderr.trim().replace(/^/gm, "        | ")}`);
-
-/** The CLI in a process group of its own, as Jenkins starts a build step. */
-function startCli(args: readonly string[]): { child: ChildProcess; done: Promise<CliRun> } {
-  const child = spawn("node", [path.join(REPO, "bin/cli/main.js"), ...args], {
-    env: { ...process.env, PULUMI_CONFIG_PASSPHRASE: TEST_PASSPHRASE },
-    detached: true,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let stdout = "";
-  let stderr = "";
-  child.stdout!.on("data", (c: Buffer) => (stdout += c.toString()));
-  child.stderr!.on("data", (c: Buffer) => (stderr += c.toString()));
-  const done = new Promise<CliRun>((resolve) => {
-    const timer = setTimeout(() => child.kill("SIGKILL"), 8 * 60_000);
-    child.on("close", (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr });
-    });
-  });
-  return { child, done };
-}
-
-/** Every descendant of `pid` (by /proc's ppid), collected before anything is killed. */
-function processTree(pid: number): number[] {
-  const children = new Map<number, number[]>();
-  for (const entry of fs.readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${entry}/stat`, "utf8");
-      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-      children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
-    } catch {
-      // gone meanwhile
-    }
-  }
-  const tree = [pid];
-  for (let i = 0; i < tree.length; i++) tree.push(...(children.get(tree[i]) ?? []));
-  return tree;
-}
-
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.[0] !== "Z";
-  } catch {
-    return false;
-  }
-};
 
 /** The stack's lock files in the e2e file backend. */
 function locksOf(stack: string) {
