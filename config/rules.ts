@@ -4,7 +4,9 @@ import { Problem } from "./errors";
 import {
   DNS1123_LABEL,
   DNS1123_MESSAGE,
+  EXACT_CHART_VERSION,
   isLocalChart,
+  isOciRepo,
   isRecord,
   Mode,
   ParsedStage,
@@ -89,9 +91,15 @@ export function stageChecks(
     if (local && rel.repo) {
       problems.push([relAt("repo"), "is set, but chart is a local path; drop one of them"]);
     }
-    if (!local && !rel.repo) {
+    if (rel.chart.startsWith("oci://")) {
+      problems.push([
+        relAt("chart"),
+        "is an oci:// reference; set repo to the registry location (oci://host/path) and chart to the chart's name",
+      ]);
+    } else if (!local && !rel.repo) {
       problems.push([relAt("chart"), "is not a local path (./...) and no repo is set"]);
     }
+    if (isOciRepo(rel.repo)) problems.push(...ociChecks(rel.repo, rel.chart, rel.version, relAt));
     if (cfg.promoteFrom && rel.version) {
       problems.push([
         relAt("version"),
@@ -101,6 +109,49 @@ export function stageChecks(
     if (!cfg.promoteFrom && !local && !rel.version) {
       problems.push([relAt("version"), "is required for a repository chart (pin what you deploy)"]);
     }
+  }
+  return problems;
+}
+
+/**
+ * A chart from an OCI registry is `<repo>/<chart>:<version>`: the chart must be a bare name and the
+ * version an exact one (the tag), and the location must hold no credentials (the URL is state and
+ * output: registry logins belong in Helm's registry config).
+ */
+function ociChecks(
+  repo: string,
+  chart: string,
+  version: string | undefined,
+  relAt: (...rest: PropertyKey[]) => PropertyKey[],
+): Problem[] {
+  const problems: Problem[] = [];
+  let url: URL | undefined;
+  try {
+    url = new URL(repo);
+  } catch {
+    url = undefined; // the schema reports a malformed URL; the host check below names it too
+  }
+  if (!url || url.host === "") {
+    problems.push([relAt("repo"), "must name a registry host: oci://host[:port]/path"]);
+  } else if (url.username !== "" || url.password !== "") {
+    problems.push([
+      relAt("repo"),
+      "must not hold credentials; log in to the registry with helm registry login instead",
+    ]);
+  } else if (url.search !== "" || url.hash !== "") {
+    problems.push([relAt("repo"), "must be oci://host[:port]/path, without a query or fragment"]);
+  }
+  if (!/^[a-z0-9]+([._-][a-z0-9]+)*$/.test(chart)) {
+    problems.push([
+      relAt("chart"),
+      "must be the chart's name in the oci repo (lower case, no '/', ':' or '@'); the version goes in version",
+    ]);
+  }
+  if (version !== undefined && !EXACT_CHART_VERSION.test(version)) {
+    problems.push([
+      relAt("version"),
+      "must be an exact version such as 1.4.2 for an oci chart (a range is not a pin)",
+    ]);
   }
   return problems;
 }

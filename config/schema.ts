@@ -109,3 +109,14 @@ export const isRecord = (v: unknown): v is Record<string, unknown> =>
 export function isLocalChart(chart: string): boolean {
   return chart.startsWith("./") || chart.startsWith("../") || chart.startsWith("/");
 }
+
+/** A repository given as an OCI registry location (`oci://host[:port]/path`). */
+export function isOciRepo(repo: string | undefined): repo is string {
+  return repo !== undefined && repo.startsWith("oci://");
+}
+
+/**
+ * An exact chart version (SemVer 2, optional leading v): what an OCI tag names. Helm would also
+ * take a range (`^1.4`) and pick the newest matching tag, which is not a pin.
+ */
+export const EXACT_CHART_VERSION = /^v?\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$/;

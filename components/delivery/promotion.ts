@@ -5,7 +5,7 @@ import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import * as yaml from "js-yaml";
 import { isLocalChart, isRecord, ReleaseConfig } from "../../config";
-import { localChartDir } from "./charts";
+import { chartReference, localChartDir } from "./charts";
 
 export interface Promotion {
   /** The upstream stack's name, as given in `promoteFrom`. */
@@ -93,7 +93,8 @@ export function resolvePromotion(
   }
   const promoted = promotion.stages.apply((stages) => {
     try {
-      const up = promotionGate(stages, promotion.stack, stage, release, cfg.chart);
+      // The full reference: an OCI chart promotes only from the same registry and repository.
+      const up = promotionGate(stages, promotion.stack, stage, release, chartReference(cfg));
       // A local chart cannot be pinned by version: check the directory holds what passed upstream.
       if (isLocalChart(cfg.chart) && localChartVersion(cfg.chart) !== up.version) {
         throw new Error(

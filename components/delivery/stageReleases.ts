@@ -1,7 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { isLocalChart, ReleaseConfig } from "../../config";
-import { chartPathForProvider } from "./charts";
+import { ReleaseConfig } from "../../config";
+import { chartReference, providerChart } from "./charts";
 import { ReleaseSummary } from "../outputs";
 import { Promotion, resolvePromotion } from "./promotion";
 
@@ -52,9 +52,8 @@ export class StageReleases extends pulumi.ComponentResource {
         `${name}-${release}`,
         {
           name: release,
-          chart: isLocalChart(cfg.chart) ? chartPathForProvider(cfg.chart) : cfg.chart,
+          ...providerChart(cfg),
           version: source.version,
-          repositoryOpts: cfg.repo ? { repo: cfg.repo } : undefined,
           namespace: args.namespace,
           createNamespace: false,
           values: cfg.values,
@@ -71,7 +70,7 @@ export class StageReleases extends pulumi.ComponentResource {
       summaries[release] = pulumi
         .all([helmRelease.status, source.promotedFrom])
         .apply(([status, promotedFrom]) => ({
-          chart: cfg.chart,
+          chart: chartReference(cfg),
           version: status.version ?? "",
           status: status.status,
           revision: status.revision ?? 0,
