@@ -343,7 +343,16 @@ describe("state on PostgreSQL: two agents, locks, recovery, backend down, secret
       const l = await locks(stacks.d1);
       return l.length > 0 ? l[0] : undefined;
     });
-    const second = await deploy(b, stacks.d1, files.p1);
+    // Agent A is frozen while it holds the lock (SIGSTOP on its process tree, SIGCONT after), so
+    // agent B's deploy meets the lock however fast A's rollout is on the real node.
+    const frozen = processTree(first.child.pid!);
+    for (const pid of frozen) process.kill(pid, "SIGSTOP");
+    let second: Awaited<ReturnType<typeof deploy>>;
+    try {
+      second = await deploy(b, stacks.d1, files.p1);
+    } finally {
+      for (const pid of frozen) process.kill(pid, "SIGCONT");
+    }
     const firstRun = await first.done;
     assert.equal(firstRun.code, 0, firstRun.stderr);
     assert.equal(second.code, 2, second.stderr);
