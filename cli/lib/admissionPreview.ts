@@ -13,6 +13,7 @@ import type { EngineEvent } from "@pulumi/pulumi/automation";
 import { runtime } from "@pulumi/pulumi";
 import * as yaml from "js-yaml";
 import { reliefOf, RefusalSource } from "../../policy/admissionRelief";
+import { apiMessage } from "./apiRequest";
 
 const execFileAsync = promisify(execFile);
 const RELEASE_TYPE = "kubernetes:helm.sh/v3:Release";
@@ -199,20 +200,6 @@ export async function renderRelease(target: ReleaseTarget, workDir: string): Pro
   }
 }
 
-/** The API server's message for a failed request. */
-function messageOf(err: unknown): string {
-  const body = (err as { body?: unknown }).body;
-  let parsed: unknown = body;
-  if (typeof body === "string") {
-    try {
-      parsed = JSON.parse(body);
-    } catch {
-      parsed = { message: body };
-    }
-  }
-  return (parsed as { message?: string } | undefined)?.message ?? String(err);
-}
-
 const shorten = (s: string) =>
   s.length > MAX_MESSAGE_CHARS ? `${s.slice(0, MAX_MESSAGE_CHARS - 1)}…` : s;
 
@@ -252,7 +239,7 @@ export async function dryRunObjects(
       if (typeof (err as { code?: unknown }).code !== "number" && !unrecognized) throw err;
       const message = unrecognized
         ? `the API server serves no ${String(object.kind)} in ${String(object.apiVersion)}`
-        : messageOf(err);
+        : apiMessage(err);
       refusals.push({
         object: label,
         ...reliefOf(message, stage, namespace),

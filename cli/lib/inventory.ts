@@ -6,7 +6,6 @@
 // which objects each release's manifest names; nothing of a Secret's data is printed or kept.
 // The classification itself is pure (policy/inventory.ts).
 /* eslint-disable @typescript-eslint/no-explicit-any -- the API's discovery and list JSON, and Helm's release JSON, are untyped here */
-import * as https from "node:https";
 import * as zlib from "node:zlib";
 import * as yaml from "js-yaml";
 import * as protobuf from "protobufjs";
@@ -19,39 +18,13 @@ import {
   UndeclaredObject,
   undeclaredObjects,
 } from "../../policy/inventory";
+import { apiRequest } from "./apiRequest";
 import type { CheckRow, StageCheck } from "./verify/types";
 
 type ClientNode = typeof import("@kubernetes/client-node", {
   with: { "resolution-mode": "import" },
 });
 type KubeConfig = InstanceType<ClientNode["KubeConfig"]>;
-
-/** GET a path as the kubeconfig's identity: status and parsed JSON. */
-async function getJson(kc: KubeConfig, path: string): Promise<{ status: number; body: any }> {
-  const options: https.RequestOptions = { method: "GET", headers: { Accept: "application/json" } };
-  await kc.applyToHTTPSOptions(options);
-  const server = kc.getCurrentCluster()?.server;
-  if (!server) throw new Error("the kubeconfig names no server");
-  return new Promise((resolve, reject) => {
-    const req = https.request(new URL(path, server), { ...options, timeout: 30_000 }, (res) => {
-      let text = "";
-      res.setEncoding("utf8");
-      res.on("data", (c: string) => (text += c));
-      res.on("end", () => {
-        let body: unknown = undefined;
-        try {
-          body = JSON.parse(text);
-        } catch {
-          // not JSON: the status says enough
-        }
-        resolve({ status: res.statusCode ?? 0, body });
-      });
-    });
-    req.on("timeout", () => req.destroy(new Error(`GET ${path}: timed out`)));
-    req.on("error", reject);
-    req.end();
-  });
-}
 
 /** Which discovery entries are listed: namespaced, listable, not a subresource, not an Event. */
 export function listableKinds(
@@ -78,7 +51,7 @@ export interface NamespaceListing {
 /** Every object of the namespace the identity can list (one kind per group: preferred versions). */
 export async function listNamespace(kc: KubeConfig, namespace: string): Promise<NamespaceListing> {
   const versions = ["v1"];
-  const groups = await getJson(kc, "/apis");
+  const groups = await apiRequest(kc, "GET", "/apis");
   if (groups.status !== 200) throw new Error(`API discovery failed: HTTP ${groups.status}`);
   for (const g of groups.body?.groups ?? []) {
     if (g.preferredVersion?.groupVersion) versions.push(g.preferredVersion.groupVersion);
@@ -88,7 +61,7 @@ export async function listNamespace(kc: KubeConfig, namespace: string): Promise<
   const seenKinds = new Set<string>();
   for (const gv of versions) {
     const base = gv === "v1" ? "/api/v1" : `/apis/${gv}`;
-    const discovery = await getJson(kc, base);
+    const discovery = await apiRequest(kc, "GET", base);
     if (discovery.status !== 200) continue; // an aggregated API that is down
     for (const k of listableKinds(gv, discovery.body?.resources ?? [])) {
       // The same kind served by two groups (events.k8s.io Events are filtered already).
@@ -98,7 +71,7 @@ export async function listNamespace(kc: KubeConfig, namespace: string): Promise<
       let next: string | undefined = "";
       while (next !== undefined) {
         const path = `${base}/namespaces/${namespace}/${k.resource}?limit=500${next ? `&continue=${encodeURIComponent(next)}` : ""}`;
-        const list = await getJson(kc, path);
+        const list = await apiRequest(kc, "GET", path);
         if (list.status === 403 || list.status === 404 || list.status === 405) {
           unlisted.push(k.kind);
           break;

@@ -5,20 +5,7 @@
 import * as crypto from "node:crypto";
 import { admissionProbes, refusalText } from "../../../policy/admissionProbes";
 import type { CheckRow, StageCheck } from "./types";
-
-/** The API server's message for a failed request. */
-function messageOf(err: unknown): string {
-  const body = (err as { body?: unknown }).body;
-  let parsed: unknown = body;
-  if (typeof body === "string") {
-    try {
-      parsed = JSON.parse(body);
-    } catch {
-      parsed = { message: body };
-    }
-  }
-  return (parsed as { message?: string } | undefined)?.message ?? String(err);
-}
+import { apiMessage } from "../apiRequest";
 
 export const admissionProbeCheck: StageCheck = {
   name: "admission",
@@ -34,7 +21,7 @@ export const admissionProbeCheck: StageCheck = {
       try {
         await api.create(probe.object as never, undefined, "All");
       } catch (err) {
-        message = messageOf(err);
+        message = apiMessage(err);
         if (typeof (err as { code?: unknown }).code !== "number") throw err;
       }
       const refusedByRule = probe.rule !== undefined && message.includes(refusalText(probe.rule));

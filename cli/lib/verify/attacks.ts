@@ -3,7 +3,6 @@
 // update of an object created for it and deleted again. Raw requests, so every patch type (JSON
 // patch included) goes out exactly as written.
 import * as crypto from "node:crypto";
-import * as https from "node:https";
 import {
   allowedByConfig,
   Attack,
@@ -12,6 +11,7 @@ import {
   PatchType,
   StageAllowances,
 } from "../../../policy/attacks";
+import { apiRequest as request, ApiReply as Reply } from "../apiRequest";
 import type { StageTarget } from "./types";
 
 type ClientNode = typeof import("@kubernetes/client-node", {
@@ -45,49 +45,6 @@ const CONTENT_TYPES: Record<PatchType, string> = {
   apply: "application/apply-patch+yaml",
 };
 const FIELD_MANAGER = "scoped-cd-verify-attacks";
-
-interface Reply {
-  readonly status: number;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the API server's JSON (discovery, Status, review) is untyped here
-  readonly body: any;
-}
-
-async function request(
-  kc: KubeConfig,
-  method: string,
-  path: string,
-  body?: unknown,
-  contentType = "application/json",
-): Promise<Reply> {
-  const options: https.RequestOptions = {
-    method,
-    headers: { Accept: "application/json", ...(body ? { "Content-Type": contentType } : {}) },
-  };
-  await kc.applyToHTTPSOptions(options);
-  const server = kc.getCurrentCluster()?.server;
-  if (!server) throw new Error("the kubeconfig names no server");
-  const payload = body === undefined ? undefined : JSON.stringify(body);
-  return new Promise((resolve, reject) => {
-    const req = https.request(new URL(path, server), { ...options, timeout: 30_000 }, (res) => {
-      let text = "";
-      res.setEncoding("utf8");
-      res.on("data", (c: string) => (text += c));
-      res.on("end", () => {
-        let parsed: unknown = { message: text };
-        try {
-          parsed = JSON.parse(text);
-        } catch {
-          // not JSON: keep the text as the message
-        }
-        resolve({ status: res.statusCode ?? 0, body: parsed });
-      });
-    });
-    req.on("timeout", () => req.destroy(new Error(`${method} ${path}: timed out after 30s`)));
-    req.on("error", reject);
-    if (payload) req.write(payload);
-    req.end();
-  });
-}
 
 const ok = (r: Reply) => r.status >= 200 && r.status < 300;
 const messageOf = (r: Reply) =>
