@@ -5,7 +5,7 @@
 #   - default instance: a real node (hack/lib/node.sh): containerd + runc + CNI bridge, kubelet,
 #     kube-proxy, kube-router's NetworkPolicy controller and CoreDNS, in network namespaces of its
 #     own with no route off this machine; pods run the images hack/toolchain.sh built;
-#   - faults and bench instances: kwok, a fake kubelet that marks Pods Ready without running them
+#   - faults, bench and scale instances: kwok, a fake kubelet that marks Pods Ready without running them
 #     (the fault tests stop the API server and etcd under many stacks, the bench measures 50-stage
 #     programs: neither is about what runs in a pod, and a second real node would need its own
 #     network namespaces and double the load on a 2-core machine).
@@ -22,7 +22,7 @@
 # SCOPED_CD_CLUSTER=<instance> selects another, independent cluster of this checkout: its own state
 # in .local/cluster-<instance>/ and its own block of ports. The fault tests stop and restart their
 # API server and etcd, and the benchmarks want a quiet cluster, so each gets an instance of its own
-# and the shared e2e cluster is never disturbed. Instances: default, faults, bench, dev1..dev5.
+# and the shared e2e cluster is never disturbed. Instances: default, faults, bench, scale, dev1..dev5.
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -31,10 +31,12 @@ case "$instance" in
   default) state="$repo/.local/cluster" port_offset=0 node_kind=real ;;
   faults) state="$repo/.local/cluster-faults" port_offset=100 node_kind=kwok ;;
   bench) state="$repo/.local/cluster-bench" port_offset=200 node_kind=kwok ;;
+  # The 50-stage e2e: the suite's longest single up, beside the other files rather than after them.
+  scale) state="$repo/.local/cluster-scale" port_offset=800 node_kind=kwok ;;
   # Scratch instances for developers working side by side on one machine (one checkout each):
   # their own ports, a kwok node (the real node's network namespaces exist once per machine).
   dev[1-5]) state="$repo/.local/cluster-$instance" port_offset=$((200 + 100 * ${instance#dev})) node_kind=kwok ;;
-  *) echo "cluster: unknown SCOPED_CD_CLUSTER '$instance' (one of: default, faults, bench, dev1..dev5)" >&2; exit 2 ;;
+  *) echo "cluster: unknown SCOPED_CD_CLUSTER '$instance' (one of: default, faults, bench, scale, dev1..dev5)" >&2; exit 2 ;;
 esac
 pki="$state/pki" logs="$state/logs" pids="$state/pids"
 admin_kubeconfig="$state/admin.kubeconfig"
