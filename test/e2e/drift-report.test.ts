@@ -355,5 +355,16 @@ describe("drift report: permission delta and admission preview", function () {
     assert.equal(release.refusals.length, 6, JSON.stringify(release.refusals));
     // LoadBalancer allocates node ports too, and is refused as a type of its own.
     assert.match(refusalOf(release, "Service shop-listed").message, /Service type LoadBalancer/);
+
+    // And the deploy refuses what only an upgrade renders (atomic: rolled back). Last: the
+    // failed revision is drift for any later report.
+    delivery.setConfig(deliveryConfig({ upgradeNodePort: true }));
+    let failure = "";
+    try {
+      await delivery.stack.up({ onOutput: collect(delivery) });
+    } catch (err) {
+      failure = String(err);
+    }
+    assert.match(failure, /scoped-cd guardrail services\.type: Service type NodePort/);
   });
 });
