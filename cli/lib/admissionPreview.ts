@@ -2,8 +2,12 @@
 // (`helm template`, Helm v3 on PATH) and every object is sent to the API server as a server-side
 // dry-run apply with the stage's scoped identity, so a chart change a guardrail would refuse fails
 // the pull request rather than the deploy. A dry-run persists nothing; apply (not create) takes
-// the UPDATE path for objects that exist already, as the upgrade would. Each refusal is
-// classified by policy/admissionRelief.ts (which rule refused, which config key would allow it).
+// the UPDATE path for objects that exist already, as the upgrade would. The render is the
+// deploy's: an upgrade for a release that exists, with the cluster's version and APIs, so a
+// chart cannot render one thing here and another at deploy through `.Release.IsUpgrade` or
+// `.Capabilities`. Each refusal is classified by policy/admissionRelief.ts (which rule refused,
+// which config key would allow it); a workload admitted with a Pod Security warning counts as
+// refused, since its pods will be.
 import { execFile } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
