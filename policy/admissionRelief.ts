@@ -2,6 +2,10 @@
 // guardrail rule and key from a scoped-cd policy's message, the quota key from a quota refusal,
 // Pod Security, or RBAC (a namespaced grant is `deployer.extraRules`, anything outside the stage
 // namespace is never allowed). Pure: the message and the stage in, a classification out.
+//
+// Pod Security refuses only Pods: a Deployment, CronJob, … whose pods it will refuse is admitted
+// with a warning (`would violate PodSecurity …`), and the deploy then fails waiting for pods that
+// are never created. The admission preview counts that warning as a refusal of the workload.
 import { RULE_PREFIX } from "./admission";
 
 export type RefusalSource = "guardrail" | "rbac" | "pod-security" | "quota" | "api";
@@ -24,6 +28,20 @@ const QUOTA = /exceeded quota: [^,]+, requested: ([^=,\s]+)=/;
 const RBAC =
   /cannot (\S+) resource "([^"]+)" in API group "([^"]*)" (?:in the namespace "([^"]+)"|at the cluster scope)/;
 
+/**
+ * What Pod Security's baseline level refuses too, by the names its messages give the checks
+ * (a restricted-only violation names none of them): host namespaces, privileged, added
+ * capabilities, hostPath volumes, host ports, AppArmor, SELinux options, /proc mount, sysctls,
+ * Windows host processes, and an Unconfined seccomp profile.
+ */
+const BASELINE_CHECKS =
+  /\b(host namespaces|privileged|non-default capabilities|hostPath volumes|hostPort|AppArmor|seLinuxOptions|procMount|sysctls|hostProcess)\b|seccompProfile\.type to "Unconfined"/;
+
+/** The Pod Security warning among an admitted object's warnings: its pods would be refused. */
+export function podSecurityWarning(warnings: readonly string[]): string | undefined {
+  return warnings.find((w) => w.startsWith("would violate PodSecurity"));
+}
+
 /** A config key with a segment that holds dots (a quota resource name), as config errors spell it. */
 const quotaKey = (stage: string, resource: string) =>
   `scoped-cd:stages.${stage}.guardrails.quota[${JSON.stringify(resource)}]`;
@@ -44,13 +62,17 @@ export function reliefOf(message: string, stage: string, namespace: string): Rel
   if (quota) {
     return { source: "quota", rule: `quota ${quota[1]}`, configKey: quotaKey(stage, quota[1]) };
   }
-  if (message.includes("violates PodSecurity")) {
-    const level = /violates PodSecurity "([a-z]+)/.exec(message)?.[1] ?? "restricted";
+  if (/\bviolates? PodSecurity "/.test(message)) {
+    const level = /violates? PodSecurity "([a-z]+)/.exec(message)?.[1] ?? "restricted";
     return {
       source: "pod-security",
       rule: `pod security ${level}`,
-      // baseline is the only looser level a stage may choose; privileged pods are never allowed.
-      configKey: level === "restricted" ? `scoped-cd:stages.${stage}.guardrails.podSecurity` : null,
+      // baseline is the only looser level a stage may choose, and it too refuses what the
+      // baseline checks name; privileged pods are never allowed.
+      configKey:
+        level === "restricted" && !BASELINE_CHECKS.test(message)
+          ? `scoped-cd:stages.${stage}.guardrails.podSecurity`
+          : null,
     };
   }
   const rbac = RBAC.exec(message);

@@ -2,8 +2,12 @@
 // (`helm template`, Helm v3 on PATH) and every object is sent to the API server as a server-side
 // dry-run apply with the stage's scoped identity, so a chart change a guardrail would refuse fails
 // the pull request rather than the deploy. A dry-run persists nothing; apply (not create) takes
-// the UPDATE path for objects that exist already, as the upgrade would. Each refusal is
-// classified by policy/admissionRelief.ts (which rule refused, which config key would allow it).
+// the UPDATE path for objects that exist already, as the upgrade would. The render is the
+// deploy's: an upgrade for a release that exists, with the cluster's version and APIs, so a
+// chart cannot render one thing here and another at deploy through `.Release.IsUpgrade` or
+// `.Capabilities`. Each refusal is classified by policy/admissionRelief.ts (which rule refused,
+// which config key would allow it); a workload admitted with a Pod Security warning counts as
+// refused, since its pods will be.
 import { execFile } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -12,8 +16,8 @@ import { promisify } from "node:util";
 import type { EngineEvent } from "@pulumi/pulumi/automation";
 import { runtime } from "@pulumi/pulumi";
 import * as yaml from "js-yaml";
-import { reliefOf, RefusalSource } from "../../policy/admissionRelief";
-import { apiMessage } from "./apiRequest";
+import { podSecurityWarning, reliefOf, RefusalSource } from "../../policy/admissionRelief";
+import { apiMessage, apiRequest } from "./apiRequest";
 
 const execFileAsync = promisify(execFile);
 const RELEASE_TYPE = "kubernetes:helm.sh/v3:Release";
@@ -31,6 +35,11 @@ export interface ReleaseTarget {
   readonly version?: string;
   readonly repo?: string;
   readonly values: Record<string, unknown>;
+  /**
+   * The release exists (the preview plans an update, or nothing): the deploy renders it as an
+   * upgrade (`.Release.IsUpgrade`), which a chart may render differently from an install.
+   */
+  readonly upgrade: boolean;
   /** Why it cannot be rendered before the update runs (then nothing else is set usefully). */
   readonly unknown?: string;
 }
@@ -111,6 +120,7 @@ export function releaseTargets(events: readonly EngineEvent[]): ReleaseTarget[] 
       ...(typeof inputs.version === "string" && inputs.version ? { version: inputs.version } : {}),
       ...(typeof repoOpts.repo === "string" ? { repo: repoOpts.repo } : {}),
       values,
+      upgrade: !["create", "create-replacement"].includes(md.op),
       ...(unknownIn
         ? { unknown: "its namespace or chart is not known until the update runs (a new stage)" }
         : valuesHold === "secret"
@@ -141,8 +151,73 @@ function programDir(workDir: string): string {
   return workDir;
 }
 
+/**
+ * What the deploy's Helm sees of the cluster and `helm template` does not (it renders with built-in
+ * defaults): the server's version and every API it serves, kinds included, as `.Capabilities`.
+ * A chart that renders an object only where an API exists (`.Capabilities.APIVersions.Has
+ * "gateway.networking.k8s.io/v1/HTTPRoute"`) or from some version on renders it here too.
+ */
+export interface Capabilities {
+  readonly kubeVersion: string;
+  /** `group/version` and `group/version/Kind` (`v1`, `v1/Service` for the core group). */
+  readonly apiVersions: readonly string[];
+}
+
+/** `helm template` flags that render as the deploy will (upgrade or install, the cluster's APIs). */
+export function renderFlags(target: ReleaseTarget, capabilities?: Capabilities): string[] {
+  return [
+    ...(target.upgrade ? ["--is-upgrade"] : []),
+    ...(capabilities
+      ? [
+          "--kube-version",
+          capabilities.kubeVersion,
+          ...(capabilities.apiVersions.length > 0
+            ? ["--api-versions", capabilities.apiVersions.join(",")]
+            : []),
+        ]
+      : []),
+  ];
+}
+
+/** The capabilities as the scoped identity discovers them (discovery is open to every identity). */
+export async function discoverCapabilities(kubeconfig: string): Promise<Capabilities> {
+  const { KubeConfig } = await import("@kubernetes/client-node");
+  const kc = new KubeConfig();
+  kc.loadFromString(kubeconfig);
+  const get = async (path: string) => {
+    const reply = await apiRequest(kc, "GET", path);
+    if (reply.status !== 200) throw new Error(`discovery GET ${path}: HTTP ${reply.status}`);
+    return reply.body;
+  };
+  const version = await get("/version");
+  const groupVersions: string[] = [...(((await get("/api")).versions ?? []) as string[])];
+  for (const g of ((await get("/apis")).groups ?? []) as {
+    versions?: { groupVersion: string }[];
+  }[])
+    for (const v of g.versions ?? []) groupVersions.push(v.groupVersion);
+  const kinds = await Promise.all(
+    groupVersions.map(async (gv) => {
+      // An aggregated API that is down: its group/version still counts, its kinds are unknown.
+      const reply = await apiRequest(kc, "GET", gv === "v1" ? "/api/v1" : `/apis/${gv}`);
+      const resources = (reply.status === 200 ? (reply.body?.resources ?? []) : []) as {
+        name: string;
+        kind: string;
+      }[];
+      return resources.filter((r) => !r.name.includes("/")).map((r) => `${gv}/${r.kind}`);
+    }),
+  );
+  return {
+    kubeVersion: String(version.gitVersion ?? ""),
+    apiVersions: [...new Set([...groupVersions, ...kinds.flat()])].sort(),
+  };
+}
+
 /** Render a release's objects with `helm template` (values through a private file, never argv). */
-export async function renderRelease(target: ReleaseTarget, workDir: string): Promise<Obj[]> {
+export async function renderRelease(
+  target: ReleaseTarget,
+  workDir: string,
+  capabilities?: Capabilities,
+): Promise<Obj[]> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "scoped-cd-render-")); // mode 0700
   try {
     const valuesFile = path.join(dir, "values.yaml");
@@ -163,6 +238,7 @@ export async function renderRelease(target: ReleaseTarget, workDir: string): Pro
       "--include-crds",
       ...(target.repo ? ["--repo", target.repo] : []),
       ...(!local && target.version ? ["--version", target.version] : []),
+      ...renderFlags(target, capabilities),
     ];
     let stdout: string;
     try {
@@ -203,18 +279,53 @@ export async function renderRelease(target: ReleaseTarget, workDir: string): Pro
 const shorten = (s: string) =>
   s.length > MAX_MESSAGE_CHARS ? `${s.slice(0, MAX_MESSAGE_CHARS - 1)}…` : s;
 
-/** Dry-run every object as the identity of `kubeconfig`; the refusals, in the chart's order. */
+/** The texts of `Warning` headers (`299 - "<text>"`, several joined by ", "). */
+export function warningTexts(header: string | undefined): string[] {
+  if (!header) return [];
+  return [...header.matchAll(/\d{3} \S+ "((?:[^"\\]|\\.)*)"/g)].map((m) =>
+    m[1].replace(/\\(.)/g, "$1"),
+  );
+}
+
+/**
+ * Dry-run every object as the identity of `kubeconfig`; the refusals, in the chart's order. An
+ * object admitted with a Pod Security warning counts as refused: its pods would be.
+ */
 export async function dryRunObjects(
   objects: readonly Obj[],
   kubeconfig: string,
   stage: string,
   namespace: string,
 ): Promise<Refusal[]> {
-  const { KubeConfig, KubernetesObjectApi, PatchStrategy } =
-    await import("@kubernetes/client-node");
-  const kc = new KubeConfig();
+  const k = await import("@kubernetes/client-node");
+  const kc = new k.KubeConfig();
   kc.loadFromString(kubeconfig);
-  const api = KubernetesObjectApi.makeApiClient(kc);
+  const server = kc.getCurrentCluster()?.server;
+  if (!server) throw new Error("the scoped kubeconfig names no server");
+  let warnings: string[] = [];
+  // The typed client drops response headers: a middleware keeps the admission warnings.
+  class WarningsKept extends k.KubernetesObjectApi {
+    static make(): WarningsKept {
+      const api = new WarningsKept(
+        k.createConfiguration({
+          baseServer: new k.ServerConfiguration(server!, {}),
+          authMethods: { default: kc },
+          promiseMiddleware: [
+            {
+              pre: async (context) => context,
+              post: async (response) => {
+                warnings.push(...warningTexts(response.headers["warning"]));
+                return response;
+              },
+            },
+          ],
+        }),
+      );
+      api.setDefaultNamespace(kc);
+      return api;
+    }
+  }
+  const api = WarningsKept.make();
   const refusals: Refusal[] = [];
   for (const original of objects) {
     const object = structuredClone(original);
@@ -224,6 +335,8 @@ export async function dryRunObjects(
         ? ` (namespace ${String(metadata.namespace)})`
         : ""
     }`;
+    warnings = [];
+    let message: string | undefined;
     try {
       await api.patch(
         object as never,
@@ -231,15 +344,18 @@ export async function dryRunObjects(
         "All",
         FIELD_MANAGER,
         true,
-        PatchStrategy.ServerSideApply,
+        k.PatchStrategy.ServerSideApply,
       );
+      message = podSecurityWarning(warnings);
     } catch (err) {
       const unrecognized =
         err instanceof Error && err.message.startsWith("Unrecognized API version");
       if (typeof (err as { code?: unknown }).code !== "number" && !unrecognized) throw err;
-      const message = unrecognized
+      message = unrecognized
         ? `the API server serves no ${String(object.kind)} in ${String(object.apiVersion)}`
         : apiMessage(err);
+    }
+    if (message !== undefined) {
       refusals.push({
         object: label,
         ...reliefOf(message, stage, namespace),
@@ -248,6 +364,18 @@ export async function dryRunObjects(
     }
   }
   return refusals;
+}
+
+/** Discovery once per identity and drift run (every release of a stage shares it). */
+const discovered = new Map<string, Promise<Capabilities>>();
+function capabilitiesOf(kubeconfig: string): Promise<Capabilities> {
+  let found = discovered.get(kubeconfig);
+  if (!found) {
+    found = discoverCapabilities(kubeconfig);
+    discovered.set(kubeconfig, found);
+    found.catch(() => discovered.delete(kubeconfig));
+  }
+  return found;
 }
 
 /**
@@ -271,7 +399,8 @@ export async function checkRelease(
     };
   }
   try {
-    const objects = await renderRelease(target, workDir);
+    const capabilities = await capabilitiesOf(kubeconfig);
+    const objects = await renderRelease(target, workDir, capabilities);
     const refusals = await dryRunObjects(objects, kubeconfig, target.stage, target.namespace);
     return { ...base, objects: objects.length, refusals };
   } catch (err) {

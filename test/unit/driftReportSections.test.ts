@@ -4,12 +4,17 @@
 import * as assert from "node:assert/strict";
 import type { EngineEvent, StepEventMetadata } from "@pulumi/pulumi/automation";
 import { driftJson } from "../../cli/commands/drift";
-import { releaseTargets, ReleaseAdmission } from "../../cli/lib/admissionPreview";
+import {
+  releaseTargets,
+  ReleaseAdmission,
+  renderFlags,
+  warningTexts,
+} from "../../cli/lib/admissionPreview";
 import { driftExitCode, renderDriftReport, StackPreview } from "../../cli/lib/driftReport";
 import { permissionDeltas } from "../../cli/lib/permissionDelta";
 import { AdmissionSettings } from "../../policy/admission";
 import { admissionPolicies } from "../../policy/admissionPolicies";
-import { reliefOf } from "../../policy/admissionRelief";
+import { podSecurityWarning, reliefOf } from "../../policy/admissionRelief";
 import { allowancesOf, diffAllowances } from "../../policy/allowances";
 import { deployerRules } from "../../policy/deployerProfile";
 import { diffRules } from "../../policy/escalation";
@@ -205,13 +210,82 @@ describe("drift report: permission delta and admission preview", () => {
       "shop-prod",
     );
     assert.equal(roles.configKey, "scoped-cd:stages.prod.deployer.allowRbac");
+    // Only a restricted-only violation is admitted by the looser level a stage may choose.
     assert.equal(
       reliefOf(
-        'pods "p" is forbidden: violates PodSecurity "restricted:latest": privileged',
+        'pods "p" is forbidden: violates PodSecurity "restricted:latest": runAsNonRoot != true (pod or container "web" must set securityContext.runAsNonRoot=true)',
         "prod",
         "shop-prod",
       ).configKey,
       "scoped-cd:stages.prod.guardrails.podSecurity",
+    );
+    assert.equal(
+      reliefOf(
+        'pods "p" is forbidden: violates PodSecurity "restricted:latest": privileged (container "web" must not set securityContext.privileged=true)',
+        "prod",
+        "shop-prod",
+      ).configKey,
+      null,
+      "baseline refuses a privileged pod too",
+    );
+  });
+
+  it("counts a workload's Pod Security warning as a refusal: its pods would be refused", () => {
+    const header =
+      '299 - "would violate PodSecurity \\"restricted:latest\\": hostPort (container \\"web\\" uses hostPort 30080)", 299 - "spec.template.spec.containers[0].ports[0]: duplicate port definition"';
+    const texts = warningTexts(header);
+    assert.deepEqual(texts, [
+      'would violate PodSecurity "restricted:latest": hostPort (container "web" uses hostPort 30080)',
+      "spec.template.spec.containers[0].ports[0]: duplicate port definition",
+    ]);
+    assert.deepEqual(warningTexts(undefined), []);
+    const warning = podSecurityWarning(texts);
+    assert.equal(warning, texts[0]);
+    assert.deepEqual(reliefOf(warning!, "prod", "shop-prod"), {
+      source: "pod-security",
+      rule: "pod security restricted",
+      configKey: null,
+    });
+    assert.equal(
+      reliefOf(
+        'would violate PodSecurity "restricted:latest": allowPrivilegeEscalation != false (container "web" must set securityContext.allowPrivilegeEscalation=false)',
+        "prod",
+        "shop-prod",
+      ).configKey,
+      "scoped-cd:stages.prod.guardrails.podSecurity",
+    );
+    assert.equal(podSecurityWarning([texts[1]]), undefined);
+  });
+
+  it("renders a release as the deploy will: upgrade or install, and the cluster's APIs", () => {
+    const target = (op: "create" | "update" | "same" | "create-replacement") => {
+      const u = urn(RELEASE, "prod-releases-storefront");
+      return releaseTargets([
+        ev("resourcePreEvent", {
+          op,
+          urn: u,
+          type: RELEASE,
+          new: st(RELEASE, u, { name: "storefront", namespace: "shop-prod", chart: "c" }),
+        }),
+      ])[0];
+    };
+    assert.equal(target("create").upgrade, false);
+    assert.equal(target("create-replacement").upgrade, false);
+    assert.equal(target("update").upgrade, true);
+    assert.equal(target("same").upgrade, true);
+    assert.deepEqual(renderFlags(target("create")), []);
+    assert.deepEqual(
+      renderFlags(target("update"), {
+        kubeVersion: "v1.34.12",
+        apiVersions: ["apiregistration.k8s.io/v1", "apiregistration.k8s.io/v1/APIService", "v1"],
+      }),
+      [
+        "--is-upgrade",
+        "--kube-version",
+        "v1.34.12",
+        "--api-versions",
+        "apiregistration.k8s.io/v1,apiregistration.k8s.io/v1/APIService,v1",
+      ],
     );
   });
 
