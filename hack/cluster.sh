@@ -391,7 +391,7 @@ start_real_node() {
   local fresh=0
   is_running containerd || { start_containerd; fresh=1; }
   wait_for containerd "containerd's socket" containerd_ready
-  [ "$fresh" = 0 ] || registry_forget_node_images
+  [ "$fresh" = 0 ] || registry_forget_node_images || fail containerd "could not remove the registry-served images from the node"
   import_node_images || fail containerd "could not import the node images into containerd"
   node_bootstrap_objects || fail kube-apiserver "could not create the node's identities and CoreDNS"
   is_running kubelet || start_kubelet

@@ -149,10 +149,17 @@ registry_up() {
 
 # A freshly started containerd forgets the images the registry serves (imported by an older
 # harness, or pulled in an earlier run): every cluster start pulls them through the mirror anew.
+# Every record of such an image goes (name:tag, name@digest and the sha256:<config> ID the CRI
+# adds), so that its content is collected and the next pull fetches the layers too.
 registry_forget_node_images() {
-  local name
+  local name repo digests
   for name in "${!REGISTRY_IMAGES[@]}"; do
-    ctr_node images rm "${REGISTRY_IMAGES[$name]}" >/dev/null 2>&1 || true
+    repo="${REGISTRY_IMAGES[$name]%:*}"
+    digests="$(ctr_node images ls | awk -v r="$repo" 'NR > 1 && (index($1, r ":") == 1 || index($1, r "@") == 1) {print $3}' | sort -u | tr "\n" " ")"
+    [ -n "$digests" ] || continue
+    # shellcheck disable=SC2046 # one name per word
+    ctr_node images rm --sync $(ctr_node images ls | awk -v d="$digests" 'BEGIN {split(d, a, " "); for (i in a) want[a[i]] = 1}
+      NR > 1 && ($3 in want) {print $1}') >/dev/null
   done
 }
 
