@@ -142,6 +142,8 @@ registry_up() {
   registry_config
   is_running registry || start_registry
   wait_for registry "the registry on https://$REGISTRY_HOST" registry_ready
+  # (A proxy left from before the node's network was made anew listens on a vanished address.)
+  if is_running registry-proxy && ! registry_node_ready; then stop_component registry-proxy; fi
   is_running registry-proxy || start_registry_proxy
   wait_for registry-proxy "the registry from the node (https://$REGISTRY_NODE_HOST)" registry_node_ready
   registry_push_content
