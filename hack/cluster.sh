@@ -181,11 +181,20 @@ spawn() {  # name, command...: start detached (own session), log to $logs/<name>
   echo $! >"$pids/$name.pid"
 }
 
+# A process spawned a moment ago may still be setsid/nsenter/env on its way to exec the component:
+# alive (not a zombie) counts as starting, so a loaded machine does not fail the start.
+just_spawned() {
+  local pid; pid="$(pid_of "$1")"
+  [ -n "$pid" ] && [ -r "/proc/$pid/stat" ] || return 1
+  case "$(tr '\0' '\n' <"/proc/$pid/cmdline" | head -n 1)" in setsid | nsenter | env | ip) ;; *) return 1 ;; esac
+  [ "$(cut -d' ' -f3 <"/proc/$pid/stat")" != Z ]
+}
+
 wait_for() {  # component, description, command...: poll until the command succeeds
   local comp="$1" what="$2"; shift 2
   local deadline=$((SECONDS + READY_TIMEOUT))
   until "$@" >/dev/null 2>&1; do
-    is_running "$comp" || fail "$comp" "$comp exited while waiting for $what"
+    is_running "$comp" || just_spawned "$comp" || fail "$comp" "$comp exited while waiting for $what"
     [ $SECONDS -lt $deadline ] || fail "$comp" "timed out after ${READY_TIMEOUT}s waiting for $what"
     sleep 0.5
   done
