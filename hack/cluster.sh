@@ -54,13 +54,15 @@ declare -A COMPONENT_PORTS
 source "$repo/hack/toolchain/versions.env"  # COREDNS_VERSION: the image the DNS Deployment names
 # shellcheck source=lib/node.sh
 source "$repo/hack/lib/node.sh"
+# shellcheck source=lib/registry.sh
+source "$repo/hack/lib/registry.sh"
 if [ "$node_kind" = real ]; then
-  NODE_NAME=scoped-cd-node-0 COMPONENTS=("${CONTROL_PLANE[@]}" "${NODE_COMPONENTS[@]}")
+  NODE_NAME=scoped-cd-node-0 COMPONENTS=("${CONTROL_PLANE[@]}" "${REGISTRY_COMPONENTS[@]}" "${NODE_COMPONENTS[@]}")
 else
   NODE_NAME=kwok-node-0 COMPONENTS=("${CONTROL_PLANE[@]}" kwok)
 fi
 # The executable each component runs as (is_running compares it); the default is its own name.
-declare -A COMPONENT_BIN=([meta-server]=busybox [ext-server]=busybox [sentinel-server]=busybox)
+declare -A COMPONENT_BIN=([meta-server]=busybox [ext-server]=busybox [sentinel-server]=busybox [registry-proxy]=socat)
 
 # ---------------------------------------------------------------------------------------------
 # Binaries: from the toolchain cache (PATH exports), fail clearly if the toolchain is not built.
@@ -70,8 +72,9 @@ load_toolchain() {
   local bins=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl openssl curl)
   if [ "$node_kind" = real ]; then
     export PATH="$SCOPED_CD_NODE_BIN:$PATH"
-    bins+=(kubelet kube-proxy kube-router containerd ctr runc socat ipset nsenter busybox)
+    bins+=(kubelet kube-proxy kube-router containerd ctr runc socat ipset nsenter busybox helm node)
     [ -f "$SCOPED_CD_NODE_IMAGES/coredns.tar" ] || { echo "cluster: the node images are not built; run hack/toolchain.sh first" >&2; exit 1; }
+    [ -x "$SCOPED_CD_REGISTRY_BIN" ] || { echo "cluster: the registry is not built; run hack/toolchain.sh first" >&2; exit 1; }
   else bins+=(kwok); fi
   for b in "${bins[@]}"; do
     command -v "$b" >/dev/null || { echo "cluster: '$b' not found; run hack/toolchain.sh first" >&2; exit 1; }
@@ -180,11 +183,20 @@ spawn() {  # name, command...: start detached (own session), log to $logs/<name>
   echo $! >"$pids/$name.pid"
 }
 
+# A process spawned a moment ago may still be setsid/nsenter/env on its way to exec the component:
+# alive (not a zombie) counts as starting, so a loaded machine does not fail the start.
+just_spawned() {
+  local pid; pid="$(pid_of "$1")"
+  [ -n "$pid" ] && [ -r "/proc/$pid/stat" ] || return 1
+  case "$(tr '\0' '\n' <"/proc/$pid/cmdline" | head -n 1)" in setsid | nsenter | env | ip) ;; *) return 1 ;; esac
+  [ "$(cut -d' ' -f3 <"/proc/$pid/stat")" != Z ]
+}
+
 wait_for() {  # component, description, command...: poll until the command succeeds
   local comp="$1" what="$2"; shift 2
   local deadline=$((SECONDS + READY_TIMEOUT))
   until "$@" >/dev/null 2>&1; do
-    is_running "$comp" || fail "$comp" "$comp exited while waiting for $what"
+    is_running "$comp" || just_spawned "$comp" || fail "$comp" "$comp exited while waiting for $what"
     [ $SECONDS -lt $deadline ] || fail "$comp" "timed out after ${READY_TIMEOUT}s waiting for $what"
     sleep 0.5
   done
@@ -327,7 +339,8 @@ apiserver_ready() {
 # A component of this checkout that is not running must find its port free: otherwise another
 # checkout's cluster (or any other process) holds it, and starting over it would half-work.
 COMPONENT_PORTS=([etcd]="$ETCD_PORT $ETCD_PEER_PORT" [kube-apiserver]="$APISERVER_PORT"
-  [kube-controller-manager]="$CONTROLLER_MANAGER_PORT" [kube-scheduler]="$SCHEDULER_PORT" [kwok]="$KWOK_PORT")
+  [kube-controller-manager]="$CONTROLLER_MANAGER_PORT" [kube-scheduler]="$SCHEDULER_PORT" [kwok]="$KWOK_PORT"
+  [registry]="$REGISTRY_PORT")
 # (The node's components listen inside its own network namespace, socat on the node-side address.)
 check_ports_free() {
   local c port holder
@@ -383,9 +396,13 @@ cmd_start() {
 start_real_node() {
   node_network_up
   node_config_files
+  registry_node_hosts
   is_running socat || start_socat
-  is_running containerd || start_containerd
+  registry_up
+  local fresh=0
+  is_running containerd || { start_containerd; fresh=1; }
   wait_for containerd "containerd's socket" containerd_ready
+  [ "$fresh" = 0 ] || registry_forget_node_images || fail containerd "could not remove the registry-served images from the node"
   import_node_images || fail containerd "could not import the node images into containerd"
   node_bootstrap_objects || fail kube-apiserver "could not create the node's identities and CoreDNS"
   is_running kubelet || start_kubelet
@@ -466,7 +483,7 @@ case "${1:-}" in
     echo "export SCOPED_CD_CLUSTER_STATE=\"$state\""
     echo "export SCOPED_CD_NODE_KIND=$node_kind"
     echo "export SCOPED_CD_PORT_OFFSET=$port_offset"
-    if [ "$node_kind" = real ]; then node_env; fi ;;
+    if [ "$node_kind" = real ]; then node_env; registry_env; fi ;;
   *) echo "usage: $0 start|stop|status|env|start-component <c>|stop-component <c>" >&2; exit 2 ;;
 esac
 exit

@@ -8,7 +8,7 @@
 #   hack/toolchain.sh build STEP...   build only some steps (pulumi kubernetes-provider
 #                                   random-provider kube etcd kwok helm helm2 plugins
 #                                   node-packages kube-node kube-router coredns images
-#                                   postgres)
+#                                   registry postgres)
 #
 # Everything built lands in ${SCOPED_CD_CACHE:-$HOME/.cache/scoped-cd}/<tool>-<version>/, outside
 # the work tree, and is reused by every later run and every clone on this machine. The only
@@ -61,6 +61,7 @@ HELM2_DIR="$(cache_dir helm2 "$HELM2_VERSION-$(wrapper_key helm2)")"
 # the images its pods run (keyed by what goes into them: Tiller and CoreDNS builds, the recipes).
 KUBE_NODE_DIR="$(cache_dir kube-node "$KUBE_VERSION-$(wrapper_key kube)")"
 KUBE_ROUTER_DIR="$(cache_dir kube-router "$KUBE_ROUTER_VERSION")"
+REGISTRY_DIR="$(cache_dir registry "$DISTRIBUTION_VERSION")"
 COREDNS_DIR="$(cache_dir coredns "$COREDNS_VERSION-$(wrapper_key coredns)")"
 IMAGES_DIR="$(cache_dir images "$(printf '%s\n' "$(wrapper_key images)" "$HELM2_DIR" "$COREDNS_DIR" | sha256sum | cut -c1-8)")"
 
@@ -73,6 +74,7 @@ print_env() {
   cat <<EOF
 export SCOPED_CD_NODE_BIN="$KUBE_NODE_DIR/bin:$KUBE_ROUTER_DIR/bin"
 export SCOPED_CD_NODE_IMAGES="$IMAGES_DIR"
+export SCOPED_CD_REGISTRY_BIN="$REGISTRY_DIR/bin/registry"
 export PATH="$repo/hack/plugins:$PULUMI_DIR/bin:$KUBE_DIR/bin:$KWOK_DIR/bin:$HELM_DIR/bin:$HELM2_DIR/bin:${etcd_bin}\$PATH"
 export PULUMI_HOME="$PULUMI_HOME_DIR"
 export PULUMI_SKIP_UPDATE_CHECK=true
@@ -354,6 +356,17 @@ build_kube_router() {
   finish_dir "$dir"
 }
 
+# The OCI registry (distribution/distribution v3, its Makefile's build: CGO off, version stamped).
+build_registry() {
+  local dir="$REGISTRY_DIR"; rm -rf "$dir.tmp"
+  local v=github.com/distribution/distribution/v3/version
+  GOFLAGS=-buildvcs=false GOBIN="$dir.tmp/bin" go install -trimpath \
+    -ldflags "-s -w -X $v.version=$DISTRIBUTION_VERSION" \
+    "github.com/distribution/distribution/v3/cmd/registry@$DISTRIBUTION_VERSION"
+  "$dir.tmp/bin/registry" --version
+  finish_dir "$dir"
+}
+
 build_coredns() {
   local dir="$COREDNS_DIR"; rm -rf "$dir.tmp"
   scratch_module coredns "$dir.tmp/src"; cd "$dir.tmp/src"
@@ -397,11 +410,11 @@ build_images() {
 # ---------------------------------------------------------------------------------------------
 main() {
   local steps=(pulumi kubernetes-provider random-provider kube etcd kwok helm helm2 plugins
-    node-packages kube-node kube-router coredns images postgres)
+    node-packages kube-node kube-router coredns images registry postgres)
   if [ "${1:-}" = env ]; then print_env; return; fi
   if [ "${1:-}" = dirs ]; then  # where each tool lives in the cache (for du, debugging)
     printf '%s\n' "$PULUMI_DIR" "$K8S_PROVIDER_DIR" "$RANDOM_PROVIDER_DIR" "$KUBE_DIR" "$KWOK_DIR" "$HELM_DIR" "$HELM2_DIR" \
-      "$KUBE_NODE_DIR" "$KUBE_ROUTER_DIR" "$COREDNS_DIR" "$IMAGES_DIR"; return
+      "$KUBE_NODE_DIR" "$KUBE_ROUTER_DIR" "$COREDNS_DIR" "$IMAGES_DIR" "$REGISTRY_DIR"; return
   fi
   if [ "${1:-}" = build ]; then shift; steps=("$@"); fi
   # One build per cache at a time (two Jenkins executors, a test run beside a demo): the second
@@ -437,6 +450,8 @@ main() {
               "$KUBE_NODE_DIR/bin/kubelet" build_kube_node ;;
       kube-router) run_step kube-router "kube-router $KUBE_ROUTER_VERSION (NetworkPolicy controller)" \
               "$KUBE_ROUTER_DIR/bin/kube-router" build_kube_router ;;
+      registry) run_step registry "registry $DISTRIBUTION_VERSION (distribution, OCI images and charts)" \
+              "$REGISTRY_DIR/bin/registry" build_registry ;;
       coredns) run_step coredns "coredns $COREDNS_VERSION" "$COREDNS_DIR/bin/coredns" build_coredns ;;
       postgres) run_step postgres "PostgreSQL (Debian: ${POSTGRES_PACKAGES[*]})" "$(postgres_marker)" build_postgres ;;
       images) run_step images "node images (pause, probe, storefront, tiller, coredns)" \

@@ -176,6 +176,9 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
   sandbox_image = "registry.k8s.io/pause:3.10"
   # This VM has no CAP_SYS_RESOURCE: containerd may not lower a sandbox's oom_score_adj.
   restrict_oom_score_adj = true
+  [plugins."io.containerd.grpc.v1.cri".registry]
+    # Per-registry hosts.toml (hack/lib/registry.sh): docker.io is the local registry.
+    config_path = "$node_dir/certs.d"
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "/usr/lib/cni"
     conf_dir = "$node_dir/cni"
@@ -293,10 +296,12 @@ start_meta_server() { start_stand_in meta-server "$META_NS" 0.0.0.0; }
 start_ext_server() { start_stand_in ext-server "$EXT_NS" 0.0.0.0; }
 start_sentinel_server() { start_stand_in sentinel-server "$SENTINEL_NS" "$SENTINEL_TARGET_IP"; }
 
-# The images the node runs (built by hack/toolchain.sh), imported once per containerd root.
+# The images the node runs (built by hack/toolchain.sh), imported once per containerd root; those
+# the local registry serves (REGISTRY_IMAGES, hack/lib/registry.sh) are pulled through it instead.
 import_node_images() {
   local archive marker
   for archive in "$SCOPED_CD_NODE_IMAGES"/*.tar; do
+    [ -n "${REGISTRY_IMAGES[$(basename "$archive" .tar)]:-}" ] && continue
     marker="$node_dir/containerd/imported-$(basename "$archive" .tar)-$(stat -c %Y "$archive")"
     [ -f "$marker" ] && continue
     ctr_node images import "$archive" >/dev/null
