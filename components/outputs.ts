@@ -61,6 +61,9 @@ export interface StageSummary {
     allowRbac: boolean;
     /** The deployer holds pods/portforward (an in-cluster Tiller). */
     tillerPortForward: boolean;
+    /** guardrails.gateway.allowParents and allowHosts (absent in outputs written before them). */
+    gatewayParents?: string[];
+    gatewayHosts?: string[];
   } | null;
 }
 

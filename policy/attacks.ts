@@ -31,6 +31,9 @@ export interface StageAllowances {
   readonly allowRbac: boolean;
   /** The deployer holds pods/portforward (an in-cluster Tiller). */
   readonly tillerPortForward: boolean;
+  /** guardrails.gateway.allowParents / allowHosts (absent in outputs written before them). */
+  readonly gatewayParents?: readonly string[];
+  readonly gatewayHosts?: readonly string[];
 }
 
 /** A setting that legitimately admits the attempt: a list setting holding `value`, or a true flag. */
@@ -94,6 +97,28 @@ export interface AttackContext {
   readonly otherNamespace: string;
   /** Makes names unique per run. */
   readonly id: string;
+  /**
+   * A Gateway (`namespace/name`) and a host the stage allows: each Gateway API attempt breaks one
+   * rule and keeps the other, so a missing hostname check is not hidden by the parentRefs check
+   * (which the API server reports first) and the other way round.
+   */
+  readonly gatewayParent?: string;
+  readonly gatewayHost?: string;
+}
+
+/** What the catalogue needs to know of a stage's allowances (its Gateway API allow-lists). */
+export function gatewayContext(allowances: StageAllowances | undefined): {
+  gatewayParent?: string;
+  gatewayHost?: string;
+} {
+  const parent = allowances?.gatewayParents?.[0];
+  // A host the first pattern admits: `*.x.example` stands for any one label before it.
+  const pattern = allowances?.gatewayHosts?.[0];
+  const host = pattern?.startsWith("*.") ? `scoped-cd-attack.${pattern.slice(2)}` : pattern;
+  return {
+    ...(parent ? { gatewayParent: parent } : {}),
+    ...(host ? { gatewayHost: host } : {}),
+  };
 }
 
 /** True when the stage's allowances admit the attempt on purpose. */
@@ -202,6 +227,12 @@ export function attackCatalogue(ctx: AttackContext): Attack[] {
     spec,
   });
   const httpRouteRules = [{ backendRefs: [{ name: "web", port: 80 }] }];
+  const [allowedParentNs, allowedParentName] = ctx.gatewayParent?.split("/") ?? [];
+  const foreignParent = { name: "scoped-cd-attack-gw", namespace: ctx.otherNamespace };
+  const allowedParent = ctx.gatewayParent
+    ? { name: allowedParentName, namespace: allowedParentNs }
+    : foreignParent;
+  const allowedHost = ctx.gatewayHost ?? FOREIGN_HOST;
 
   const attacks: Omit<Attack, "expect">[] = [
     // --- Services
@@ -452,7 +483,7 @@ export function attackCatalogue(ctx: AttackContext): Attack[] {
               kind: "create",
               object: route(kind, `${k}-host`, {
                 hostnames: [FOREIGN_HOST],
-                parentRefs: [{ name: "scoped-cd-attack-gw", namespace: ctx.otherNamespace }],
+                parentRefs: [allowedParent],
                 rules,
               }),
             },
@@ -467,8 +498,8 @@ export function attackCatalogue(ctx: AttackContext): Attack[] {
             action: {
               kind: "create",
               object: route(kind, `${k}-parent`, {
-                hostnames: [FOREIGN_HOST],
-                parentRefs: [{ name: "scoped-cd-attack-gw", namespace: ctx.otherNamespace }],
+                hostnames: [allowedHost],
+                parentRefs: [foreignParent],
                 rules,
               }),
             },
@@ -486,7 +517,7 @@ export function attackCatalogue(ctx: AttackContext): Attack[] {
       action: {
         kind: "create",
         object: route("HTTPRoute", "nohost", {
-          parentRefs: [{ name: "scoped-cd-attack-gw", namespace: ctx.otherNamespace }],
+          parentRefs: [allowedParent],
           rules: httpRouteRules,
         }),
       },
@@ -501,7 +532,7 @@ export function attackCatalogue(ctx: AttackContext): Attack[] {
       action: {
         kind: "create",
         object: route("HTTPRoute", "meshparent", {
-          hostnames: [FOREIGN_HOST],
+          hostnames: [allowedHost],
           parentRefs: [{ group: "", kind: "Service", name: "kubernetes", namespace: "default" }],
           rules: httpRouteRules,
         }),

@@ -4,6 +4,7 @@ import {
   allowedByConfig,
   ATTACK_CLASSES,
   attackCatalogue,
+  gatewayContext,
   StageAllowances,
 } from "../../policy/attacks";
 import { RULE_PREFIX } from "../../policy/admission";
@@ -101,6 +102,39 @@ describe("the escape-attempt catalogue", () => {
     }
   });
 
+  it("breaks one Gateway API rule per attempt and keeps the other, with the stage's allowed parent and host", () => {
+    const allowances = {
+      ...none,
+      gatewayParents: ["infra/shared", "infra/other"],
+      gatewayHosts: ["*.shop.example.com"],
+    };
+    const gateway = gatewayContext(allowances);
+    assert.deepEqual(gateway, {
+      gatewayParent: "infra/shared",
+      gatewayHost: "scoped-cd-attack.shop.example.com",
+    });
+    assert.deepEqual(gatewayContext({ ...none, gatewayHosts: ["app.example.com"] }), {
+      gatewayHost: "app.example.com",
+    });
+    assert.deepEqual(gatewayContext(none), {});
+    const routes = attackCatalogue({ ...ctx, ...gateway }).filter((a) => a.class === "gateway");
+    assert.equal(routes.length, 8);
+    for (const a of routes) {
+      assert.equal(a.action.kind, "create", a.id);
+      if (a.action.kind !== "create") continue;
+      const spec = a.action.object.spec as Record<string, any>;
+      const parentOk = (
+        spec.parentRefs as { namespace?: string; name: string; kind?: string }[]
+      ).every((p) => !p.kind && `${p.namespace}/${p.name}` === "infra/shared");
+      const hostOk =
+        Array.isArray(spec.hostnames) &&
+        spec.hostnames.every((h: string) => h.endsWith(".shop.example.com"));
+      // Exactly the rule the attempt names is broken.
+      assert.equal(parentOk, a.refusedBy !== "gateway.parentRefs", `${a.id}: parentRefs`);
+      assert.equal(hostOk, a.refusedBy !== "gateway.hostnames", `${a.id}: hostnames`);
+    }
+  });
+
   it("turns an attempt into allowed-by-config only for the matching allowance", () => {
     const byId = (id: string) => catalogue.find((a) => a.id === id)!;
     assert.equal(allowedByConfig(byId("services.type.NodePort"), none), false);
@@ -167,6 +201,7 @@ describe("the verify --attacks report", () => {
     allowancesKnown: true,
     summary: attackSummary(attempts),
     allowed: attempts.filter((r) => r.outcome === "ALLOWED").length,
+    seconds: 2.5,
     attempts,
   });
 
@@ -199,7 +234,7 @@ describe("the verify --attacks report", () => {
       /subresources\s+exec into a pod \(pods\/exec\)\s+ALLOWED\s+SelfSubjectAccessReview: allowed/,
     );
     assert.match(text, /ALLOWED \(an escape, or a guardrail missing\): subresources\.exec\n/);
-    assert.match(text, /3 attempts, 1 ALLOWED/);
+    assert.match(text, /3 attempts, 1 ALLOWED.* \(2\.5 s\)\n/);
   });
 
   it("gives the same as JSON, ok only when nothing got through", () => {

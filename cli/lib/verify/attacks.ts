@@ -8,6 +8,7 @@ import {
   Attack,
   AttackClass,
   attackCatalogue,
+  gatewayContext,
   PatchType,
   StageAllowances,
 } from "../../../policy/attacks";
@@ -164,6 +165,7 @@ export async function runAttacks(target: StageTarget): Promise<AttackResult[]> {
     namespace: target.summary.namespace,
     otherNamespace: target.otherNamespace,
     id: crypto.randomBytes(3).toString("hex"),
+    ...gatewayContext(allowances),
   });
   const results: AttackResult[] = [];
   for (const attack of catalogue) {
