@@ -221,7 +221,9 @@ export function attackCatalogue(ctx: AttackContext): Attack[] {
     },
   });
   const route = (kind: string, what: string, spec: Record<string, unknown>) => ({
-    apiVersion: kind === "TLSRoute" ? `${GW}/v1alpha2` : `${GW}/v1`,
+    // TLSRoute is v1 from Gateway API v1.5 (v1alpha2 is no longer served); the runner sends a
+    // route at whichever version of the group the cluster serves it (`needs: "gateway-api"`).
+    apiVersion: `${GW}/v1`,
     kind,
     metadata: meta(what),
     spec,
