@@ -31,7 +31,11 @@ export interface StageAllowances {
   readonly allowRbac: boolean;
   /** The deployer holds pods/portforward (an in-cluster Tiller). */
   readonly tillerPortForward: boolean;
-  /** guardrails.gateway.allowParents / allowHosts (absent in outputs written before them). */
+  /**
+   * guardrails.ingress.allowHosts and gateway.allowParents / allowHosts (absent in outputs written
+   * before them): the attempts use them to break one rule at a time.
+   */
+  readonly ingressHosts?: readonly string[];
   readonly gatewayParents?: readonly string[];
   readonly gatewayHosts?: readonly string[];
 }
@@ -98,26 +102,33 @@ export interface AttackContext {
   /** Makes names unique per run. */
   readonly id: string;
   /**
-   * A Gateway (`namespace/name`) and a host the stage allows: each Gateway API attempt breaks one
-   * rule and keeps the other, so a missing hostname check is not hidden by the parentRefs check
-   * (which the API server reports first) and the other way round.
+   * A host of the stage's Ingress patterns, and a Gateway (`namespace/name`) and host its routes
+   * may use: each Ingress and Gateway API attempt breaks one rule and keeps the others, so a
+   * missing check is not hidden by one the API server reports first (the first failing validation
+   * of a policy is its answer).
    */
+  readonly ingressHost?: string;
   readonly gatewayParent?: string;
   readonly gatewayHost?: string;
 }
 
-/** What the catalogue needs to know of a stage's allowances (its Gateway API allow-lists). */
-export function gatewayContext(allowances: StageAllowances | undefined): {
+/** A host a pattern admits: `*.x.example` stands for any one label before it. */
+const hostOf = (pattern: string | undefined) =>
+  pattern?.startsWith("*.") ? `scoped-cd-attack.${pattern.slice(2)}` : pattern;
+
+/** What the catalogue takes from a stage's allowances: the allowed hosts and Gateway. */
+export function allowedTargets(allowances: StageAllowances | undefined): {
+  ingressHost?: string;
   gatewayParent?: string;
   gatewayHost?: string;
 } {
-  const parent = allowances?.gatewayParents?.[0];
-  // A host the first pattern admits: `*.x.example` stands for any one label before it.
-  const pattern = allowances?.gatewayHosts?.[0];
-  const host = pattern?.startsWith("*.") ? `scoped-cd-attack.${pattern.slice(2)}` : pattern;
+  const ingressHost = hostOf(allowances?.ingressHosts?.[0]);
+  const gatewayParent = allowances?.gatewayParents?.[0];
+  const gatewayHost = hostOf(allowances?.gatewayHosts?.[0]);
   return {
-    ...(parent ? { gatewayParent: parent } : {}),
-    ...(host ? { gatewayHost: host } : {}),
+    ...(ingressHost ? { ingressHost } : {}),
+    ...(gatewayParent ? { gatewayParent } : {}),
+    ...(gatewayHost ? { gatewayHost } : {}),
   };
 }
 
@@ -190,13 +201,16 @@ export function attackCatalogue(ctx: AttackContext): Attack[] {
     http: { paths: [{ path: "/", pathType: "Prefix", backend }] },
   });
   const FOREIGN_HOST = "other-stage.scoped-cd-attack.invalid";
+  // An allowed host where the stage has one (else every host is foreign, and the host rule is
+  // the one that refuses every Ingress).
+  const ingressHost = ctx.ingressHost ?? FOREIGN_HOST;
   // An Ingress needs rules or a defaultBackend to be valid at all (validation runs before the
-  // policies): a foreign host's rule, unless the attempt brings its own.
+  // policies): a rule for the stage's host, unless the attempt brings its own.
   const ingress = (what: string, spec: Record<string, unknown>, annotations?: object) => ({
     apiVersion: "networking.k8s.io/v1",
     kind: "Ingress",
     metadata: meta(what, annotations ? { annotations } : {}),
-    spec: spec.rules || spec.defaultBackend ? spec : { rules: [hostRule(FOREIGN_HOST)], ...spec },
+    spec: spec.rules || spec.defaultBackend ? spec : { rules: [hostRule(ingressHost)], ...spec },
   });
   const ref = (apiVersion: string, kind: string, what: string) => ({
     apiVersion,

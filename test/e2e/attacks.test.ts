@@ -15,7 +15,7 @@ import {
   allowedByConfig,
   Attack,
   attackCatalogue,
-  gatewayContext,
+  allowedTargets,
   StageAllowances,
 } from "../../policy/attacks";
 import type { AttackResult } from "../../cli/lib/verify/attacks";
@@ -45,6 +45,7 @@ const GW = "gateway.networking.k8s.io";
 /** The Gateway stage g may attach to (admission does not need it to exist: no controller here). */
 const GW_PARENT = `e2e-attacks-infra-${suffix}/shared`;
 const GW_HOSTS = `*.g-${suffix}.example.test`;
+const INGRESS_HOSTS = `*.web-g-${suffix}.example.test`;
 const ROUTES = ["httproutes", "grpcroutes", "tlsroutes"];
 
 const stackConfig = {
@@ -70,6 +71,7 @@ const stackConfig = {
       },
       guardrails: {
         services: { allowTypes: ["LoadBalancer"] },
+        ingress: { allowHosts: [INGRESS_HOSTS] },
         disruptionBudgets: { allowMinAvailable: true },
         gateway: { allowParents: [GW_PARENT], allowHosts: [GW_HOSTS] },
       },
@@ -93,6 +95,7 @@ const ALLOWANCES: Record<StageName, StageAllowances> = {
     ...NONE,
     serviceTypes: ["LoadBalancer"],
     allowMinAvailable: true,
+    ingressHosts: [INGRESS_HOSTS],
     gatewayParents: [GW_PARENT],
     gatewayHosts: [GW_HOSTS],
   },
@@ -102,7 +105,7 @@ const catalogueOf = (stage: StageName) =>
     namespace: NS[stage],
     otherNamespace: "default",
     id: "e2e",
-    ...gatewayContext(ALLOWANCES[stage]),
+    ...allowedTargets(ALLOWANCES[stage]),
   });
 
 interface AttackDoc {
@@ -125,8 +128,13 @@ function refusedAsExpected(a: Attack, answer: string, rbacFirst: boolean): boole
   return guardrail || (rbacFirst && rbac.test(answer));
 }
 
-/** The attempts a stage must refuse with the named guardrail: its Role grants the routes. */
-const mustMeetGuardrail = (stage: StageName, a: Attack) => stage === "g" && a.class === "gateway";
+/**
+ * The attempts a stage must refuse with the named guardrail, not RBAC: its Role grants the verb.
+ * RoleBindings meet RBAC's escalation check before admission (binding cluster-admin), and the
+ * profile grants no Gateway API routes (stage g adds them).
+ */
+const mustMeetGuardrail = (stage: StageName, a: Attack) =>
+  a.refusedBy.includes(".") && (a.class === "gateway" ? stage === "g" : a.class !== "rbac");
 
 describe("verify --attacks on a stage of each shape", function () {
   this.timeout(10 * 60_000);

@@ -4,7 +4,7 @@ import {
   allowedByConfig,
   ATTACK_CLASSES,
   attackCatalogue,
-  gatewayContext,
+  allowedTargets,
   StageAllowances,
 } from "../../policy/attacks";
 import { RULE_PREFIX } from "../../policy/admission";
@@ -102,24 +102,25 @@ describe("the escape-attempt catalogue", () => {
     }
   });
 
-  it("breaks one Gateway API rule per attempt and keeps the other, with the stage's allowed parent and host", () => {
+  it("breaks one Ingress or Gateway API rule per attempt and keeps the others, with the stage's allowed hosts and Gateway", () => {
     const allowances = {
       ...none,
+      ingressHosts: ["*.web.example.com"],
       gatewayParents: ["infra/shared", "infra/other"],
       gatewayHosts: ["*.shop.example.com"],
     };
-    const gateway = gatewayContext(allowances);
-    assert.deepEqual(gateway, {
+    const targets = allowedTargets(allowances);
+    assert.deepEqual(targets, {
+      ingressHost: "scoped-cd-attack.web.example.com",
       gatewayParent: "infra/shared",
       gatewayHost: "scoped-cd-attack.shop.example.com",
     });
-    assert.deepEqual(gatewayContext({ ...none, gatewayHosts: ["app.example.com"] }), {
+    assert.deepEqual(allowedTargets({ ...none, gatewayHosts: ["app.example.com"] }), {
       gatewayHost: "app.example.com",
     });
-    assert.deepEqual(gatewayContext(none), {});
-    const routes = attackCatalogue({ ...ctx, ...gateway }).filter((a) => a.class === "gateway");
-    assert.equal(routes.length, 8);
-    for (const a of routes) {
+    assert.deepEqual(allowedTargets(none), {});
+    const relaxed = attackCatalogue({ ...ctx, ...targets });
+    for (const a of relaxed.filter((x) => x.class === "gateway")) {
       assert.equal(a.action.kind, "create", a.id);
       if (a.action.kind !== "create") continue;
       const spec = a.action.object.spec as Record<string, any>;
@@ -132,6 +133,17 @@ describe("the escape-attempt catalogue", () => {
       // Exactly the rule the attempt names is broken.
       assert.equal(parentOk, a.refusedBy !== "gateway.parentRefs", `${a.id}: parentRefs`);
       assert.equal(hostOk, a.refusedBy !== "gateway.hostnames", `${a.id}: hostnames`);
+    }
+    // Every Ingress attempt that is not about hosts has only the stage's host in its rules.
+    for (const a of relaxed.filter((x) => x.class === "ingress" && x.action.kind === "create")) {
+      if (a.action.kind !== "create") continue;
+      const spec = a.action.object.spec as { rules?: { host?: string }[]; tls?: unknown[] };
+      const hosts = (spec.rules ?? []).map((r) => r.host);
+      if (a.refusedBy === "ingress.host" && !spec.tls) continue;
+      assert.ok(
+        hosts.every((h) => h === "scoped-cd-attack.web.example.com"),
+        `${a.id}: rule hosts ${hosts.join(", ")}`,
+      );
     }
   });
 

@@ -8,7 +8,7 @@ import {
   Attack,
   AttackClass,
   attackCatalogue,
-  gatewayContext,
+  allowedTargets,
   PatchType,
   StageAllowances,
 } from "../../../policy/attacks";
@@ -186,7 +186,7 @@ export async function runAttacks(target: StageTarget): Promise<AttackResult[]> {
     namespace: target.summary.namespace,
     otherNamespace: target.otherNamespace,
     id: crypto.randomBytes(3).toString("hex"),
-    ...gatewayContext(allowances),
+    ...allowedTargets(allowances),
   });
   const results: AttackResult[] = [];
   for (const attack of catalogue) {
