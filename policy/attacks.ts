@@ -417,7 +417,9 @@ export function attackCatalogue(ctx: AttackContext): Attack[] {
       action: {
         kind: "create",
         object: ingress("resbackend", {
-          defaultBackend: { resource: { apiGroup: "", kind: "ConfigMap", name: "x" } },
+          // No apiGroup: the core group. An empty apiGroup is invalid (422), so the attempt would
+          // be refused before any guardrail saw it.
+          defaultBackend: { resource: { kind: "ConfigMap", name: "x" } },
         }),
       },
     },

@@ -116,25 +116,24 @@ interface AttackDoc {
 
 /**
  * Whether a refusal came from where the catalogue says: the guardrail's own message, the quota,
- * or RBAC (which answers first wherever the stage's Role lacks the verb: a plain stage writes no
- * RoleBinding, so it never reaches the rbac policy). A 422 or a webhook error is not a refusal.
+ * or RBAC where the stage's Role lacks the verb (RBAC answers before admission). A 422 or a webhook
+ * error is not a refusal. On a stage without allowed Ingress hosts the host rule refuses every
+ * Ingress first (the API server reports a policy's first failing rule); stage g has hosts, and
+ * there each Ingress attempt must meet its own rule.
  */
-function refusedAsExpected(a: Attack, answer: string, rbacFirst: boolean): boolean {
+function refusedAsExpected(stage: StageName, a: Attack, answer: string): boolean {
   // "cannot <verb>" from the authorizer, "is attempting to grant" from the escalation check.
   const rbac = /is forbidden: [Uu]ser "system:serviceaccount:[^"]+"|^RBAC: not allowed/;
   if (a.refusedBy === "RBAC") return rbac.test(answer);
   if (a.refusedBy === "ResourceQuota") return /exceeded quota/.test(answer);
-  const guardrail = answer.includes(`scoped-cd guardrail ${a.refusedBy}:`);
-  return guardrail || (rbacFirst && rbac.test(answer));
+  const rules = [a.refusedBy];
+  if (a.class === "ingress" && !ALLOWANCES[stage].ingressHosts) rules.push("ingress.host");
+  if (rules.some((r) => answer.includes(`scoped-cd guardrail ${r}:`))) return true;
+  // RoleBindings meet RBAC's escalation check before admission (binding cluster-admin), and the
+  // profile grants no Gateway API routes (stage g adds them): elsewhere the Role grants the verb.
+  const rbacFirst = a.class === "rbac" || (a.class === "gateway" && stage !== "g");
+  return rbacFirst && rbac.test(answer);
 }
-
-/**
- * The attempts a stage must refuse with the named guardrail, not RBAC: its Role grants the verb.
- * RoleBindings meet RBAC's escalation check before admission (binding cluster-admin), and the
- * profile grants no Gateway API routes (stage g adds them).
- */
-const mustMeetGuardrail = (stage: StageName, a: Attack) =>
-  a.refusedBy.includes(".") && (a.class === "gateway" ? stage === "g" : a.class !== "rbac");
 
 describe("verify --attacks on a stage of each shape", function () {
   this.timeout(10 * 60_000);
@@ -199,7 +198,7 @@ describe("verify --attacks on a stage of each shape", function () {
         const expected = byConfig ? "allowed-by-config" : "refused";
         if (r.outcome !== expected) {
           problems.push(`${r.id}: ${r.outcome}, expected ${expected}: ${r.answer}`);
-        } else if (!byConfig && !refusedAsExpected(a, r.answer, !mustMeetGuardrail(stage, a))) {
+        } else if (!byConfig && !refusedAsExpected(stage, a, r.answer)) {
           problems.push(`${r.id}: refused, but not by ${a.refusedBy}: ${r.answer}`);
         }
       }
