@@ -61,6 +61,13 @@ export interface StageSummary {
     allowRbac: boolean;
     /** The deployer holds pods/portforward (an in-cluster Tiller). */
     tillerPortForward: boolean;
+    /**
+     * guardrails.ingress.allowHosts and gateway.allowParents / allowHosts (absent in outputs
+     * written before them): verify --attacks breaks one rule at a time with them.
+     */
+    ingressHosts?: string[];
+    gatewayParents?: string[];
+    gatewayHosts?: string[];
   } | null;
 }
 

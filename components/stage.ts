@@ -184,6 +184,9 @@ export class Stage extends pulumi.ComponentResource {
               allowMinAvailable: cfg.guardrails.disruptionBudgets.allowMinAvailable,
               allowRbac: cfg.deployer.allowRbac,
               tillerPortForward: cfg.tiller.enabled && cfg.tiller.mode === "cluster",
+              ingressHosts: [...cfg.guardrails.ingress.allowHosts],
+              gatewayParents: [...cfg.guardrails.gateway.allowParents],
+              gatewayHosts: [...cfg.guardrails.gateway.allowHosts],
             }
           : (upstream?.allowances ?? null),
         // This stack's own acknowledgements (a delivery stack's, not its access stack's).

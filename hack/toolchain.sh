@@ -8,7 +8,7 @@
 #   hack/toolchain.sh build STEP...   build only some steps (pulumi kubernetes-provider
 #                                   random-provider kube etcd kwok helm helm2 plugins
 #                                   node-packages kube-node kube-router coredns images
-#                                   registry postgres)
+#                                   registry postgres gateway-api)
 #
 # Everything built lands in ${SCOPED_CD_CACHE:-$HOME/.cache/scoped-cd}/<tool>-<version>/, outside
 # the work tree, and is reused by every later run and every clone on this machine. The only
@@ -63,6 +63,7 @@ KUBE_NODE_DIR="$(cache_dir kube-node "$KUBE_VERSION-$(wrapper_key kube)")"
 KUBE_ROUTER_DIR="$(cache_dir kube-router "$KUBE_ROUTER_VERSION")"
 REGISTRY_DIR="$(cache_dir registry "$DISTRIBUTION_VERSION")"
 COREDNS_DIR="$(cache_dir coredns "$COREDNS_VERSION-$(wrapper_key coredns)")"
+GATEWAY_API_DIR="$(cache_dir gateway-api "$GATEWAY_API_VERSION")"
 IMAGES_DIR="$(cache_dir images "$(printf '%s\n' "$(wrapper_key images)" "$HELM2_DIR" "$COREDNS_DIR" | sha256sum | cut -c1-8)")"
 
 # ---------------------------------------------------------------------------------------------
@@ -75,6 +76,7 @@ print_env() {
 export SCOPED_CD_NODE_BIN="$KUBE_NODE_DIR/bin:$KUBE_ROUTER_DIR/bin"
 export SCOPED_CD_NODE_IMAGES="$IMAGES_DIR"
 export SCOPED_CD_REGISTRY_BIN="$REGISTRY_DIR/bin/registry"
+export SCOPED_CD_GATEWAY_API_CRDS="$GATEWAY_API_DIR/crds"
 export PATH="$repo/hack/plugins:$PULUMI_DIR/bin:$KUBE_DIR/bin:$KWOK_DIR/bin:$HELM_DIR/bin:$HELM2_DIR/bin:${etcd_bin}\$PATH"
 export PULUMI_HOME="$PULUMI_HOME_DIR"
 export PULUMI_SKIP_UPDATE_CHECK=true
@@ -309,6 +311,29 @@ postgres_marker() {
     && echo /usr/lib/postgresql/15/bin/postgres || echo /nonexistent
 }
 
+# Gateway API CRDs: no build, the standard channel's CustomResourceDefinitions from the module zip
+# (`go mod download`, checked against GATEWAY_API_SUM), so tests install the same types a cluster
+# with the Gateway API has. The module's ValidatingAdmissionPolicy (vap_safeupgrades) is left out:
+# it is not a type, and it would be a cluster-wide policy of its own.
+build_gateway_api() {
+  local dir="$GATEWAY_API_DIR"; rm -rf "$dir.tmp"; mkdir -p "$dir.tmp/crds"
+  local json src sum f
+  json="$(cd "$dir.tmp" && go mod download -json "sigs.k8s.io/gateway-api@$GATEWAY_API_VERSION")"
+  src="$(node -e 'console.log(JSON.parse(process.argv[1]).Dir)' "$json")"
+  sum="$(node -e 'console.log(JSON.parse(process.argv[1]).Sum)' "$json")"
+  if [ "$sum" != "$GATEWAY_API_SUM" ]; then
+    echo "sigs.k8s.io/gateway-api@$GATEWAY_API_VERSION: sum $sum, expected $GATEWAY_API_SUM (versions.env)" >&2
+    exit 1
+  fi
+  for f in "$src"/config/crd/standard/gateway.networking.k8s.io_*.yaml; do
+    grep -q '^kind: CustomResourceDefinition$' "$f" || continue
+    cp "$f" "$dir.tmp/crds/"
+  done
+  ls "$dir.tmp/crds"
+  [ -e "$dir.tmp/crds/gateway.networking.k8s.io_tlsroutes.yaml" ]
+  finish_dir "$dir"
+}
+
 # ---------------------------------------------------------------------------------------------
 # The real node (hack/cluster.sh): Debian's container runtime, kubelet and kube-proxy at the control
 # plane's version, kube-router's NetworkPolicy controller, CoreDNS, and the images pods run.
@@ -410,11 +435,11 @@ build_images() {
 # ---------------------------------------------------------------------------------------------
 main() {
   local steps=(pulumi kubernetes-provider random-provider kube etcd kwok helm helm2 plugins
-    node-packages kube-node kube-router coredns images registry postgres)
+    node-packages kube-node kube-router coredns images registry postgres gateway-api)
   if [ "${1:-}" = env ]; then print_env; return; fi
   if [ "${1:-}" = dirs ]; then  # where each tool lives in the cache (for du, debugging)
     printf '%s\n' "$PULUMI_DIR" "$K8S_PROVIDER_DIR" "$RANDOM_PROVIDER_DIR" "$KUBE_DIR" "$KWOK_DIR" "$HELM_DIR" "$HELM2_DIR" \
-      "$KUBE_NODE_DIR" "$KUBE_ROUTER_DIR" "$COREDNS_DIR" "$IMAGES_DIR" "$REGISTRY_DIR"; return
+      "$KUBE_NODE_DIR" "$KUBE_ROUTER_DIR" "$COREDNS_DIR" "$IMAGES_DIR" "$REGISTRY_DIR" "$GATEWAY_API_DIR"; return
   fi
   if [ "${1:-}" = build ]; then shift; steps=("$@"); fi
   # One build per cache at a time (two Jenkins executors, a test run beside a demo): the second
@@ -454,6 +479,8 @@ main() {
               "$REGISTRY_DIR/bin/registry" build_registry ;;
       coredns) run_step coredns "coredns $COREDNS_VERSION" "$COREDNS_DIR/bin/coredns" build_coredns ;;
       postgres) run_step postgres "PostgreSQL (Debian: ${POSTGRES_PACKAGES[*]})" "$(postgres_marker)" build_postgres ;;
+      gateway-api) run_step gateway-api "Gateway API CRDs $GATEWAY_API_VERSION (standard channel)" \
+              "$GATEWAY_API_DIR/crds/gateway.networking.k8s.io_httproutes.yaml" build_gateway_api ;;
       images) run_step images "node images (pause, probe, storefront, tiller, coredns)" \
               "$IMAGES_DIR/coredns.tar" build_images ;;
       *) echo "unknown step: $s" >&2; exit 2 ;;

@@ -31,6 +31,13 @@ export interface StageAllowances {
   readonly allowRbac: boolean;
   /** The deployer holds pods/portforward (an in-cluster Tiller). */
   readonly tillerPortForward: boolean;
+  /**
+   * guardrails.ingress.allowHosts and gateway.allowParents / allowHosts (absent in outputs written
+   * before them): the attempts use them to break one rule at a time.
+   */
+  readonly ingressHosts?: readonly string[];
+  readonly gatewayParents?: readonly string[];
+  readonly gatewayHosts?: readonly string[];
 }
 
 /** A setting that legitimately admits the attempt: a list setting holding `value`, or a true flag. */
@@ -94,6 +101,35 @@ export interface AttackContext {
   readonly otherNamespace: string;
   /** Makes names unique per run. */
   readonly id: string;
+  /**
+   * A host of the stage's Ingress patterns, and a Gateway (`namespace/name`) and host its routes
+   * may use: each Ingress and Gateway API attempt breaks one rule and keeps the others, so a
+   * missing check is not hidden by one the API server reports first (the first failing validation
+   * of a policy is its answer).
+   */
+  readonly ingressHost?: string;
+  readonly gatewayParent?: string;
+  readonly gatewayHost?: string;
+}
+
+/** A host a pattern admits: `*.x.example` stands for any one label before it. */
+const hostOf = (pattern: string | undefined) =>
+  pattern?.startsWith("*.") ? `scoped-cd-attack.${pattern.slice(2)}` : pattern;
+
+/** What the catalogue takes from a stage's allowances: the allowed hosts and Gateway. */
+export function allowedTargets(allowances: StageAllowances | undefined): {
+  ingressHost?: string;
+  gatewayParent?: string;
+  gatewayHost?: string;
+} {
+  const ingressHost = hostOf(allowances?.ingressHosts?.[0]);
+  const gatewayParent = allowances?.gatewayParents?.[0];
+  const gatewayHost = hostOf(allowances?.gatewayHosts?.[0]);
+  return {
+    ...(ingressHost ? { ingressHost } : {}),
+    ...(gatewayParent ? { gatewayParent } : {}),
+    ...(gatewayHost ? { gatewayHost } : {}),
+  };
 }
 
 /** True when the stage's allowances admit the attempt on purpose. */
@@ -165,13 +201,16 @@ export function attackCatalogue(ctx: AttackContext): Attack[] {
     http: { paths: [{ path: "/", pathType: "Prefix", backend }] },
   });
   const FOREIGN_HOST = "other-stage.scoped-cd-attack.invalid";
+  // An allowed host where the stage has one (else every host is foreign, and the host rule is
+  // the one that refuses every Ingress).
+  const ingressHost = ctx.ingressHost ?? FOREIGN_HOST;
   // An Ingress needs rules or a defaultBackend to be valid at all (validation runs before the
-  // policies): a foreign host's rule, unless the attempt brings its own.
+  // policies): a rule for the stage's host, unless the attempt brings its own.
   const ingress = (what: string, spec: Record<string, unknown>, annotations?: object) => ({
     apiVersion: "networking.k8s.io/v1",
     kind: "Ingress",
     metadata: meta(what, annotations ? { annotations } : {}),
-    spec: spec.rules || spec.defaultBackend ? spec : { rules: [hostRule(FOREIGN_HOST)], ...spec },
+    spec: spec.rules || spec.defaultBackend ? spec : { rules: [hostRule(ingressHost)], ...spec },
   });
   const ref = (apiVersion: string, kind: string, what: string) => ({
     apiVersion,
@@ -196,12 +235,20 @@ export function attackCatalogue(ctx: AttackContext): Attack[] {
     },
   });
   const route = (kind: string, what: string, spec: Record<string, unknown>) => ({
-    apiVersion: kind === "TLSRoute" ? `${GW}/v1alpha2` : `${GW}/v1`,
+    // TLSRoute is v1 from Gateway API v1.5 (v1alpha2 is no longer served); the runner sends a
+    // route at whichever version of the group the cluster serves it (`needs: "gateway-api"`).
+    apiVersion: `${GW}/v1`,
     kind,
     metadata: meta(what),
     spec,
   });
   const httpRouteRules = [{ backendRefs: [{ name: "web", port: 80 }] }];
+  const [allowedParentNs, allowedParentName] = ctx.gatewayParent?.split("/") ?? [];
+  const foreignParent = { name: "scoped-cd-attack-gw", namespace: ctx.otherNamespace };
+  const allowedParent = ctx.gatewayParent
+    ? { name: allowedParentName, namespace: allowedParentNs }
+    : foreignParent;
+  const allowedHost = ctx.gatewayHost ?? FOREIGN_HOST;
 
   const attacks: Omit<Attack, "expect">[] = [
     // --- Services
@@ -370,7 +417,9 @@ export function attackCatalogue(ctx: AttackContext): Attack[] {
       action: {
         kind: "create",
         object: ingress("resbackend", {
-          defaultBackend: { resource: { apiGroup: "", kind: "ConfigMap", name: "x" } },
+          // No apiGroup: the core group. An empty apiGroup is invalid (422), so the attempt would
+          // be refused before any guardrail saw it.
+          defaultBackend: { resource: { kind: "ConfigMap", name: "x" } },
         }),
       },
     },
@@ -452,7 +501,7 @@ export function attackCatalogue(ctx: AttackContext): Attack[] {
               kind: "create",
               object: route(kind, `${k}-host`, {
                 hostnames: [FOREIGN_HOST],
-                parentRefs: [{ name: "scoped-cd-attack-gw", namespace: ctx.otherNamespace }],
+                parentRefs: [allowedParent],
                 rules,
               }),
             },
@@ -467,8 +516,8 @@ export function attackCatalogue(ctx: AttackContext): Attack[] {
             action: {
               kind: "create",
               object: route(kind, `${k}-parent`, {
-                hostnames: [FOREIGN_HOST],
-                parentRefs: [{ name: "scoped-cd-attack-gw", namespace: ctx.otherNamespace }],
+                hostnames: [allowedHost],
+                parentRefs: [foreignParent],
                 rules,
               }),
             },
@@ -486,7 +535,7 @@ export function attackCatalogue(ctx: AttackContext): Attack[] {
       action: {
         kind: "create",
         object: route("HTTPRoute", "nohost", {
-          parentRefs: [{ name: "scoped-cd-attack-gw", namespace: ctx.otherNamespace }],
+          parentRefs: [allowedParent],
           rules: httpRouteRules,
         }),
       },
@@ -501,7 +550,7 @@ export function attackCatalogue(ctx: AttackContext): Attack[] {
       action: {
         kind: "create",
         object: route("HTTPRoute", "meshparent", {
-          hostnames: [FOREIGN_HOST],
+          hostnames: [allowedHost],
           parentRefs: [{ group: "", kind: "Service", name: "kubernetes", namespace: "default" }],
           rules: httpRouteRules,
         }),

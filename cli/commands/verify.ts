@@ -199,6 +199,8 @@ export interface AttackStageResult {
   readonly allowancesKnown: boolean;
   readonly summary: string;
   readonly allowed: number;
+  /** Wall time of the stage's attempts (the figure docs/security.md quotes). */
+  readonly seconds: number;
   readonly attempts: readonly AttackResult[];
 }
 
@@ -237,7 +239,7 @@ export function renderAttackStage(stack: string, r: AttackStageResult): string {
       `   ALLOWED (an escape, or a guardrail missing): ${failed.map((f) => f.id).join(", ")}`,
     );
   }
-  lines.push(`   ${r.summary}`, "");
+  lines.push(`   ${r.summary} (${r.seconds} s)`, "");
   return `${lines.join("\n")}\n`;
 }
 
@@ -250,6 +252,7 @@ async function runAttackStages(
   const results: AttackStageResult[] = [];
   for (const target of targets) {
     let attempts: AttackResult[];
+    const started = Date.now();
     try {
       attempts = await runAttacks(target);
     } catch (err) {
@@ -269,6 +272,7 @@ async function runAttackStages(
       allowancesKnown: target.summary.allowances != null,
       summary: attackSummary(attempts),
       allowed: attempts.filter(isFailure).length,
+      seconds: Math.round((Date.now() - started) / 100) / 10,
       attempts,
     };
     results.push(result);

@@ -4,6 +4,7 @@ import {
   allowedByConfig,
   ATTACK_CLASSES,
   attackCatalogue,
+  allowedTargets,
   StageAllowances,
 } from "../../policy/attacks";
 import { RULE_PREFIX } from "../../policy/admission";
@@ -101,6 +102,51 @@ describe("the escape-attempt catalogue", () => {
     }
   });
 
+  it("breaks one Ingress or Gateway API rule per attempt and keeps the others, with the stage's allowed hosts and Gateway", () => {
+    const allowances = {
+      ...none,
+      ingressHosts: ["*.web.example.com"],
+      gatewayParents: ["infra/shared", "infra/other"],
+      gatewayHosts: ["*.shop.example.com"],
+    };
+    const targets = allowedTargets(allowances);
+    assert.deepEqual(targets, {
+      ingressHost: "scoped-cd-attack.web.example.com",
+      gatewayParent: "infra/shared",
+      gatewayHost: "scoped-cd-attack.shop.example.com",
+    });
+    assert.deepEqual(allowedTargets({ ...none, gatewayHosts: ["app.example.com"] }), {
+      gatewayHost: "app.example.com",
+    });
+    assert.deepEqual(allowedTargets(none), {});
+    const relaxed = attackCatalogue({ ...ctx, ...targets });
+    for (const a of relaxed.filter((x) => x.class === "gateway")) {
+      assert.equal(a.action.kind, "create", a.id);
+      if (a.action.kind !== "create") continue;
+      const spec = a.action.object.spec as Record<string, any>;
+      const parentOk = (
+        spec.parentRefs as { namespace?: string; name: string; kind?: string }[]
+      ).every((p) => !p.kind && `${p.namespace}/${p.name}` === "infra/shared");
+      const hostOk =
+        Array.isArray(spec.hostnames) &&
+        spec.hostnames.every((h: string) => h.endsWith(".shop.example.com"));
+      // Exactly the rule the attempt names is broken.
+      assert.equal(parentOk, a.refusedBy !== "gateway.parentRefs", `${a.id}: parentRefs`);
+      assert.equal(hostOk, a.refusedBy !== "gateway.hostnames", `${a.id}: hostnames`);
+    }
+    // Every Ingress attempt that is not about hosts has only the stage's host in its rules.
+    for (const a of relaxed.filter((x) => x.class === "ingress" && x.action.kind === "create")) {
+      if (a.action.kind !== "create") continue;
+      const spec = a.action.object.spec as { rules?: { host?: string }[]; tls?: unknown[] };
+      const hosts = (spec.rules ?? []).map((r) => r.host);
+      if (a.refusedBy === "ingress.host" && !spec.tls) continue;
+      assert.ok(
+        hosts.every((h) => h === "scoped-cd-attack.web.example.com"),
+        `${a.id}: rule hosts ${hosts.join(", ")}`,
+      );
+    }
+  });
+
   it("turns an attempt into allowed-by-config only for the matching allowance", () => {
     const byId = (id: string) => catalogue.find((a) => a.id === id)!;
     assert.equal(allowedByConfig(byId("services.type.NodePort"), none), false);
@@ -167,6 +213,7 @@ describe("the verify --attacks report", () => {
     allowancesKnown: true,
     summary: attackSummary(attempts),
     allowed: attempts.filter((r) => r.outcome === "ALLOWED").length,
+    seconds: 2.5,
     attempts,
   });
 
@@ -199,7 +246,7 @@ describe("the verify --attacks report", () => {
       /subresources\s+exec into a pod \(pods\/exec\)\s+ALLOWED\s+SelfSubjectAccessReview: allowed/,
     );
     assert.match(text, /ALLOWED \(an escape, or a guardrail missing\): subresources\.exec\n/);
-    assert.match(text, /3 attempts, 1 ALLOWED/);
+    assert.match(text, /3 attempts, 1 ALLOWED.* \(2\.5 s\)\n/);
   });
 
   it("gives the same as JSON, ok only when nothing got through", () => {

@@ -8,6 +8,7 @@ import {
   Attack,
   AttackClass,
   attackCatalogue,
+  allowedTargets,
   PatchType,
   StageAllowances,
 } from "../../../policy/attacks";
@@ -75,6 +76,23 @@ class Paths {
     return p;
   }
 
+  /**
+   * The version of `group` that serves `kind`, the preferred one first (Gateway API kinds move
+   * between versions across releases: TLSRoute was v1alpha2, is v1 now).
+   */
+  async servedVersion(group: string, kind: string): Promise<string | undefined> {
+    const r = await request(this.kc, "GET", `/apis/${group}`);
+    if (!ok(r)) return undefined;
+    const preferred = r.body?.preferredVersion?.groupVersion;
+    const versions: string[] = (r.body?.versions ?? []).map(
+      (v: { groupVersion: string }) => v.groupVersion,
+    );
+    for (const gv of [preferred, ...versions.filter((v) => v !== preferred)]) {
+      if (gv && (await this.resources(gv)).has(kind)) return gv;
+    }
+    return undefined;
+  }
+
   /** The collection path of a kind, or undefined when the API server does not serve it. */
   async collection(apiVersion: string, kind: string, namespace?: string) {
     const res = (await this.resources(apiVersion)).get(kind);
@@ -112,18 +130,22 @@ async function runOne(
   }
   if (a.kind === "create") {
     const m = metaOf(a.object);
+    let object = a.object;
+    if (attack.needs === "gateway-api") {
+      const served = await paths.servedVersion(
+        String(object.apiVersion).split("/")[0],
+        String(object.kind),
+      );
+      if (!served) return "skipped";
+      object = { ...object, apiVersion: served };
+    }
     const coll = await paths.collection(
-      String(a.object.apiVersion),
-      String(a.object.kind),
+      String(object.apiVersion),
+      String(object.kind),
       m.namespace,
     );
     if (!coll) return "skipped";
-    const r = await request(
-      kc,
-      "POST",
-      `${coll}?dryRun=All&fieldManager=${FIELD_MANAGER}`,
-      a.object,
-    );
+    const r = await request(kc, "POST", `${coll}?dryRun=All&fieldManager=${FIELD_MANAGER}`, object);
     return ok(r)
       ? { admitted: true, answer: `dry-run create admitted (HTTP ${r.status})` }
       : { admitted: false, answer: messageOf(r) };
@@ -164,6 +186,7 @@ export async function runAttacks(target: StageTarget): Promise<AttackResult[]> {
     namespace: target.summary.namespace,
     otherNamespace: target.otherNamespace,
     id: crypto.randomBytes(3).toString("hex"),
+    ...allowedTargets(allowances),
   });
   const results: AttackResult[] = [];
   for (const attack of catalogue) {
