@@ -81,6 +81,11 @@ export interface OidcTrust {
   readonly certificateAuthority?: string;
   /** Revocations in force (scoped-cd revoke), as claim validation rules. */
   readonly revocations?: readonly ClaimRule[];
+  /**
+   * The longest an accepted ID token may live (exp - iat). Revocation entries expire after this
+   * lifetime; a token living longer would outlast its entry and be accepted again.
+   */
+  readonly maxTokenLifetimeSeconds?: number;
 }
 
 /** Usernames of OIDC identities start with this; the guardrails' admission policy keys on it. */
@@ -115,6 +120,12 @@ export function jwtAuthenticator(trust: OidcTrust) {
     claimValidationRules.push({
       expression: `has(claims.branch) && claims.branch in ${celList(trust.branches)}`,
       message: "the ID token's branch is not one scoped-cd trusts for this issuer",
+    });
+  }
+  if (trust.maxTokenLifetimeSeconds !== undefined) {
+    claimValidationRules.push({
+      expression: `has(claims.iat) && int(claims.exp) - int(claims.iat) <= ${trust.maxTokenLifetimeSeconds}`,
+      message: `the ID token lives longer than ${trust.maxTokenLifetimeSeconds}s (oidc.tokenLifetimeSeconds): a revocation would expire before it`,
     });
   }
   claimValidationRules.push(...(trust.revocations ?? []));
@@ -164,6 +175,11 @@ export function authenticationConfiguration(trusts: readonly OidcTrust[]) {
       ...seen,
       jobs: [...new Set([...seen.jobs, ...t.jobs])].sort(),
       revocations: [...(seen.revocations ?? []), ...(t.revocations ?? [])],
+      // The shortest: every stage's revocations must outlive the tokens they cover.
+      maxTokenLifetimeSeconds:
+        seen.maxTokenLifetimeSeconds === undefined || t.maxTokenLifetimeSeconds === undefined
+          ? (seen.maxTokenLifetimeSeconds ?? t.maxTokenLifetimeSeconds)
+          : Math.min(seen.maxTokenLifetimeSeconds, t.maxTokenLifetimeSeconds),
       branches:
         seen.branches && t.branches
           ? [...new Set([...seen.branches, ...t.branches])].sort()
@@ -312,6 +328,7 @@ export function trustInForce(
   const { tokenLifetimeSeconds, revoked, ...trust } = o;
   return {
     ...trust,
+    maxTokenLifetimeSeconds: tokenLifetimeSeconds,
     revocations: activeRevocations(revoked, tokenLifetimeSeconds, now).map((e) =>
       revocationRule(e, trust.jobs),
     ),

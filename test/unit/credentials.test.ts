@@ -194,7 +194,7 @@ describe("the program per credential kind", function () {
       credentialId: null,
       expiryWarningSeconds: null,
     });
-    assert.deepEqual(result.outputs.authentication, authenticationConfiguration([TRUST]));
+    assert.deepEqual(result.outputs.authentication, authenticationConfiguration([{ ...TRUST, maxTokenLifetimeSeconds: 3600 }]));
     assert.equal(stages.dev.serviceAccount, null);
   });
 
