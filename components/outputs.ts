@@ -19,6 +19,11 @@ export interface CredentialSummary {
   credentialId: string | null;
   /** `verify` warns when the token expires within this many seconds; null unless `token`. */
   expiryWarningSeconds: number | null;
+  /**
+   * OIDC: the usernames builds get (`oidc:<job>#<build number>`), as the audit log names them
+   * (`scoped-cd audit --build <job>#<n>`); token kinds are found by credentialId.
+   */
+  auditUsers?: string[];
 }
 
 /** What the `stages` output says of a stage's Tiller (Helm v2). */

@@ -66,3 +66,33 @@ export function auditWrites(lines: Iterable<string>, query: AuditQuery): AuditWr
   }
   return out;
 }
+
+/** The identity the API server reports for a credential (SelfSubjectReview's status.userInfo). */
+export interface ReviewedUser {
+  readonly username?: string;
+  readonly extra?: Record<string, readonly string[]>;
+}
+
+/**
+ * How `scoped-cd audit` finds what this identity wrote: an OIDC build by its username, a
+ * ServiceAccount token by its credential ID; undefined for an identity the log names otherwise.
+ */
+export function auditSelectorOf(
+  user: ReviewedUser,
+): { build: string } | { credentialId: string } | undefined {
+  const name = user.username ?? "";
+  if (name.startsWith(OIDC_USERNAME_PREFIX))
+    return { build: name.slice(OIDC_USERNAME_PREFIX.length) };
+  const id = user.extra?.[CREDENTIAL_ID_KEY]?.[0];
+  return id ? { credentialId: id } : undefined;
+}
+
+/** The one command that lists this identity's writes in a stage namespace. */
+export function auditCommand(user: ReviewedUser, namespace?: string): string | undefined {
+  const sel = auditSelectorOf(user);
+  if (!sel) return undefined;
+  const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+  const flag =
+    "build" in sel ? `--build ${quote(sel.build)}` : `--credential-id ${sel.credentialId}`;
+  return `scoped-cd audit --log <the API server's audit log> ${flag}${namespace ? ` --namespace ${namespace}` : ""}`;
+}

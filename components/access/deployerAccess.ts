@@ -10,7 +10,12 @@ import { AUTHORITATIVE, BACKGROUND_DELETION } from "./labels";
 import { TokenRequest } from "./tokenRequest";
 import { guardServiceAccount, IdentityDeletion } from "./deletionGuard";
 import { CredentialConfig } from "../../config";
-import { jwtAuthenticator, oidcJobGroup, trustInForce } from "../../policy/credentials";
+import {
+  jwtAuthenticator,
+  OIDC_USERNAME_PREFIX,
+  oidcJobGroup,
+  trustInForce,
+} from "../../policy/credentials";
 import { CredentialSummary } from "../outputs";
 
 export const LEGACY_TOKEN_WARNING =
@@ -189,6 +194,9 @@ function oidcIdentity({ name, args, parent, rules, labels }: KindContext): Ident
       expiresAt: null,
       credentialId: null,
       expiryWarningSeconds: null,
+      auditUsers: [...trust.jobs]
+        .sort()
+        .map((job) => `${OIDC_USERNAME_PREFIX}${job}#<build number>`),
     }),
   };
 }

@@ -193,6 +193,7 @@ describe("the program per credential kind", function () {
       expiresAt: null,
       credentialId: null,
       expiryWarningSeconds: null,
+      auditUsers: [`oidc:${JOB}#<build number>`],
     });
     assert.deepEqual(result.outputs.authentication, authenticationConfiguration([{ ...TRUST, maxTokenLifetimeSeconds: 3600 }]));
     assert.equal(stages.dev.serviceAccount, null);
