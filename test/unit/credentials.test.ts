@@ -305,7 +305,7 @@ describe("credential configuration", () => {
     [
       "an unknown kind",
       { kind: "password" },
-      ['scoped-cd:stages.dev.deployer.credential.kind: must be one of "token", "oidc", "legacy"'],
+      ['scoped-cd:stages.dev.deployer.credential.kind: must be one of "token", "oidc", "legacy", "external"'],
     ],
     [
       "oidc without its trust",
