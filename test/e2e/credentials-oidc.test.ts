@@ -328,6 +328,14 @@ describe("keyless OIDC deployer credential on the real API server", function () 
       metadata: { name: "written-by-43" },
     });
     assert.equal(res.status, 201, JSON.stringify(res.body));
+    // (Removed again: verify and drift below would report it as an undeclared object.)
+    const removed = await request(
+      api,
+      other,
+      "DELETE",
+      `/api/v1/namespaces/${NS}/configmaps/written-by-43`,
+    );
+    assert.equal(removed.status, 200, JSON.stringify(removed.body));
     assert.deepEqual(writtenObjects(await auditOf(`${JOB}#43`)), ["configmaps/written-by-43"]);
     assert.deepEqual(writtenObjects(await auditOf(`${JOB}#42`)), writtenObjects(writes));
   });
@@ -519,8 +527,10 @@ describe("keyless OIDC deployer credential on the real API server", function () 
       true,
     );
     const before = t() - 30;
+    // (Its lifetime is the configured one: a longer-lived token is refused on its own.)
+    const iat = before - 30;
     const earlier = issuer.sign(
-      jenkinsClaims(issuer.url, { build_number: 102, iat: before - 30, nbf: before - 30 }),
+      jenkinsClaims(issuer.url, { build_number: 102, iat, nbf: iat, exp: iat + 3600 }),
     );
     const later = issuer.sign(jenkinsClaims(issuer.url, { build_number: 103 }));
     for (const token of [earlier, later]) assert.equal((await whoAmI(api, token)).status, 201);
