@@ -7,6 +7,39 @@ import { rulesBeyondProfile } from "../../../policy/rulesReview";
 import { externalIdentityMismatch } from "../../../policy/credentials";
 import type { CheckRow, StageCheck } from "./types";
 
+/**
+ * External kind: the cluster's authenticator chose the identity; it must be the bound one, or
+ * every other check would test someone else's rights (verify stops on a mismatch).
+ */
+export const externalIdentityCheck: StageCheck = {
+  name: "identity",
+  async run(target) {
+    const external = target.summary.credential?.external;
+    if (target.summary.credential?.kind !== "external" || !external) return [];
+    const k = await import("@kubernetes/client-node");
+    const kc = new k.KubeConfig();
+    kc.loadFromString(target.kubeconfig);
+    const review = await kc.makeApiClient(k.AuthenticationV1Api).createSelfSubjectReview({
+      body: { apiVersion: "authentication.k8s.io/v1", kind: "SelfSubjectReview" },
+    });
+    const mismatch = externalIdentityMismatch(external, review.status?.userInfo ?? {});
+    const names = [
+      ...(external.user ? [`user ${external.user}`] : []),
+      ...external.groups.map((g) => `group ${g}`),
+    ];
+    return [
+      {
+        check: "identity",
+        description: `the kubeconfig authenticates as ${names.join(", ")} (SelfSubjectReview)`,
+        expected: "allowed",
+        actual: mismatch ? "forbidden" : "allowed",
+        ok: !mismatch,
+        ...(mismatch ? { reason: mismatch } : {}),
+      },
+    ];
+  },
+};
+
 export const identityRulesCheck: StageCheck = {
   name: "rules",
   async run(target) {
@@ -30,28 +63,6 @@ export const identityRulesCheck: StageCheck = {
         actual: actual === expected ? "allowed" : "forbidden",
         ok: actual === expected,
         ...(actual === expected ? {} : { reason: `the API server says ${actual || "nobody"}` }),
-      });
-    }
-
-    // External kind: the cluster's authenticator chose the identity; it must be the bound one,
-    // or the kubeconfig deploys with someone else's rights (or none of the stage's).
-    const external = target.summary.credential?.external;
-    if (target.summary.credential?.kind === "external" && external) {
-      const review = await kc.makeApiClient(k.AuthenticationV1Api).createSelfSubjectReview({
-        body: { apiVersion: "authentication.k8s.io/v1", kind: "SelfSubjectReview" },
-      });
-      const mismatch = externalIdentityMismatch(external, review.status?.userInfo ?? {});
-      const names = [
-        ...(external.user ? [`user ${external.user}`] : []),
-        ...external.groups.map((g) => `group ${g}`),
-      ];
-      rows.push({
-        check: "rules",
-        description: `the kubeconfig authenticates as ${names.join(", ")} (SelfSubjectReview)`,
-        expected: "allowed",
-        actual: mismatch ? "forbidden" : "allowed",
-        ok: !mismatch,
-        ...(mismatch ? { reason: mismatch } : {}),
       });
     }
 
