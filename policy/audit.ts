@@ -58,7 +58,10 @@ export function auditWrites(lines: Iterable<string>, query: AuditQuery): AuditWr
     out.push({
       time,
       verb: e.verb,
-      resource: ref.apiGroup ? `${ref.resource}.${ref.apiGroup}` : (ref.resource ?? "?"),
+      // With the subresource: a TokenRequest (serviceaccounts/token) is not a ServiceAccount.
+      resource:
+        `${ref.resource ?? "?"}${ref.apiGroup ? `.${ref.apiGroup}` : ""}` +
+        (ref.subresource ? `/${ref.subresource}` : ""),
       namespace: ref.namespace ?? null,
       name: ref.name ?? null,
       code: e.responseStatus?.code ?? null,
