@@ -12,13 +12,20 @@ export interface ReleaseSummary {
 
 /** What the `stages` output says of a stage's deployer credential (plain: no secret in it). */
 export interface CredentialSummary {
-  kind: "token" | "oidc" | "legacy";
+  kind: "token" | "oidc" | "legacy" | "external";
   /** RFC 3339 expiry of the current expiring token; null for oidc (per build) and legacy. */
   expiresAt: string | null;
   /** `JTI=<jti>` of the current token (audit's authentication.kubernetes.io/credential-id). */
   credentialId: string | null;
   /** `verify` warns when the token expires within this many seconds; null unless `token`. */
   expiryWarningSeconds: number | null;
+  /**
+   * OIDC: the usernames builds get (`oidc:<job>#<build number>`), as the audit log names them
+   * (`scoped-cd audit --build <job>#<n>`); token kinds are found by credentialId.
+   */
+  auditUsers?: string[];
+  /** External kind: the user and groups the Role is bound to (verify checks the identity is it). */
+  external?: { user: string | null; groups: string[] };
 }
 
 /** What the `stages` output says of a stage's Tiller (Helm v2). */

@@ -69,6 +69,7 @@ export class Stage extends pulumi.ComponentResource {
           adminContext: access.adminContext,
           provider,
           ...cfg.guardrails,
+          ciIdentities: externalCiIdentities(cfg.deployer.credential),
         },
         { parent: this },
       );
@@ -197,4 +198,10 @@ export class Stage extends pulumi.ComponentResource {
     // state.
     this.registerOutputs({ summary: this.summary });
   }
+}
+
+/** The external kind's user and groups, which the guardrails must treat as CI requesters. */
+function externalCiIdentities(credential: StageConfig["deployer"]["credential"]) {
+  const ext = credential.kind === "external" ? credential.external : undefined;
+  return ext ? { users: ext.user ? [ext.user] : [], groups: ext.groups ?? [] } : undefined;
 }

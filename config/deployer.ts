@@ -12,6 +12,7 @@ import {
   DEFAULT_ID_TOKEN_LIFETIME_SECONDS,
   MIN_TOKEN_LIFETIME_SECONDS,
   parseBuild,
+  RESERVED_IDENTITY_PREFIXES,
 } from "../policy/credentials";
 
 export const extraRuleSchema = z
@@ -130,6 +131,46 @@ const oidcSchema = z
     });
   });
 
+const identityName = z
+  .string()
+  .min(1, "must not be empty")
+  .refine(
+    (n) => !RESERVED_IDENTITY_PREFIXES.some((p) => n.startsWith(p)),
+    `must not start with ${RESERVED_IDENTITY_PREFIXES.join(" or ")} (the cluster's own and the OIDC kind's names)`,
+  );
+
+const externalSchema = z
+  .strictObject({
+    /** The Kubernetes user the cluster's authenticator maps the CI's cloud identity to. */
+    user: identityName.optional(),
+    /** Groups it maps it to; the Role is bound to each. */
+    groups: z.array(identityName).min(1, "must list at least one group").optional(),
+    /** The exec credential plugin the exported kubeconfig runs (it holds no secret). */
+    exec: z.strictObject({
+      command: z.string().min(1, "must not be empty"),
+      args: z.array(z.string()).default([]),
+      /** Names of environment variables the plugin reads on the agent (never their values). */
+      env: z
+        .array(
+          z
+            .string()
+            .regex(
+              /^[A-Za-z_][A-Za-z0-9_]*$/,
+              "must be an environment variable name (no =value: the kubeconfig holds no value)",
+            ),
+        )
+        .default([]),
+      apiVersion: z
+        .enum(["client.authentication.k8s.io/v1", "client.authentication.k8s.io/v1beta1"])
+        .default("client.authentication.k8s.io/v1"),
+    }),
+  })
+  .superRefine((e, ctx) => {
+    if (e.user === undefined && e.groups === undefined) {
+      ctx.addIssue({ code: "custom", message: "must name a user or groups (or both)" });
+    }
+  });
+
 export const credentialSchema = z
   .strictObject({
     kind: z.enum(CREDENTIAL_KINDS).default("token"),
@@ -149,6 +190,7 @@ export const credentialSchema = z
       .optional(),
     expiryWarningSeconds: z.number().int("must be a whole number of seconds").min(0).optional(),
     oidc: oidcSchema.optional(),
+    external: externalSchema.optional(),
   })
   .superRefine((c, ctx) => {
     if (c.kind !== "token") {
@@ -174,6 +216,20 @@ export const credentialSchema = z
         code: "custom",
         path: ["oidc"],
         message: `is read only when kind is oidc (kind is ${c.kind})`,
+      });
+    }
+    if (c.kind === "external" && c.external === undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["external"],
+        message: "is required when kind is external (user and/or groups, exec)",
+      });
+    }
+    if (c.kind !== "external" && c.external !== undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["external"],
+        message: `is read only when kind is external (kind is ${c.kind})`,
       });
     }
     if (

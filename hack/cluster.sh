@@ -227,8 +227,41 @@ start_apiserver() {
   start_apiserver_keep_authn
 }
 
+# The audit policy of the local cluster: every write at Metadata level (who, verb, object, response
+# code; no bodies), except the control plane's and the node's own, which would drown the log.
+# `scoped-cd audit` reads the log ($logs/audit.log, JSON lines) as an operator reads an export.
+write_audit_policy() {
+  cat >"$state/audit-policy.yaml" <<'EOF'
+apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+- level: None
+  users: [system:kube-controller-manager, system:kube-scheduler, system:apiserver, scoped-cd-kwok]
+- level: None
+  userGroups: [system:nodes, "system:serviceaccounts:kube-system"]
+- level: None
+  verbs: [get, list, watch]
+- level: Metadata
+EOF
+}
+
+# Static bearer tokens (--token-auth-file), standing in for a managed cluster's own authenticator
+# (EKS, GKE, AKS map a cloud identity to a user and groups): the external credential kind's e2e
+# test hands one to an exec plugin. Random per state dir, readable by root only; the file is read
+# at start (no reload). Rows: token,user,uid,"groups".
+write_static_tokens() {
+  local f="$state/static-tokens.csv"
+  [ -s "$f" ] && return 0
+  (umask 077
+    printf '%s,scoped-cd-e2e:ci-deployer,e2e-ci-deployer,"scoped-cd-e2e:ci,scoped-cd-e2e:all"\n' "$(openssl rand -hex 24)" >"$f"
+    printf '%s,scoped-cd-e2e:someone-else,e2e-someone-else,"scoped-cd-e2e:other,scoped-cd-e2e:all"\n' "$(openssl rand -hex 24)" >>"$f")
+}
+
 # A restart of the API server alone (fault tests) keeps whatever issuer the file holds.
 start_apiserver_keep_authn() {
+  write_audit_policy
+  write_static_tokens
   # The real node reaches the API server at $HOST_NODE_IP (socat to 127.0.0.1): the `kubernetes`
   # Service's endpoint is that address, and the API server reaches the kubelet with a client
   # certificate, verifying the kubelet's serving certificate, by the node's InternalIP.
@@ -241,6 +274,9 @@ start_apiserver_keep_authn() {
   fi
   spawn kube-apiserver kube-apiserver "${node_flags[@]}" \
     --authentication-config="$state/authentication-config.yaml" \
+    --token-auth-file="$state/static-tokens.csv" \
+    --audit-policy-file="$state/audit-policy.yaml" --audit-log-path="$logs/audit.log" \
+    --audit-log-format=json --audit-log-maxsize=200 --audit-log-maxbackup=1 \
     --bind-address=127.0.0.1 --secure-port="$APISERVER_PORT" \
     --etcd-servers="http://127.0.0.1:$ETCD_PORT" \
     --tls-cert-file="$pki/apiserver.crt" --tls-private-key-file="$pki/apiserver.key" \

@@ -22,6 +22,11 @@ export interface AdmissionSettings {
     readonly allowParents: readonly string[];
     readonly allowHosts: readonly string[];
   };
+  /**
+   * The external credential kind's user and groups: CI requesters too, though neither prefix of
+   * CI_REQUESTER names them (a cloud authenticator chooses the names).
+   */
+  readonly ciIdentities?: { readonly users: readonly string[]; readonly groups: readonly string[] };
 }
 
 export const SERVICE_TYPES = ["NodePort", "LoadBalancer", "ExternalName"] as const;
@@ -127,6 +132,18 @@ export const CI_REQUESTER =
   "request.userInfo.username.startsWith('oidc:') || " +
   "(request.userInfo.username.startsWith('system:serviceaccount:') && " +
   "!request.userInfo.username.startsWith('system:serviceaccount:kube-system:'))";
+
+/** CI_REQUESTER, and the stage's external user and groups (a guardrail that skipped them would not hold). */
+export function ciRequester(s: Pick<AdmissionSettings, "ciIdentities">): string {
+  const users = s.ciIdentities?.users ?? [];
+  const groups = s.ciIdentities?.groups ?? [];
+  const list = (xs: readonly string[]) => `[${xs.map((x) => JSON.stringify(x)).join(", ")}]`;
+  return [
+    CI_REQUESTER,
+    ...(users.length ? [`request.userInfo.username in ${list(users)}`] : []),
+    ...(groups.length ? [`request.userInfo.groups.exists(g, g in ${list(groups)})`] : []),
+  ].join(" || ");
+}
 
 /**
  * The label every object of the access layer carries (components/access/labels.ts MANAGED_BY). The

@@ -58,11 +58,44 @@ export function auditWrites(lines: Iterable<string>, query: AuditQuery): AuditWr
     out.push({
       time,
       verb: e.verb,
-      resource: ref.apiGroup ? `${ref.resource}.${ref.apiGroup}` : (ref.resource ?? "?"),
+      // With the subresource: a TokenRequest (serviceaccounts/token) is not a ServiceAccount.
+      resource:
+        `${ref.resource ?? "?"}${ref.apiGroup ? `.${ref.apiGroup}` : ""}` +
+        (ref.subresource ? `/${ref.subresource}` : ""),
       namespace: ref.namespace ?? null,
       name: ref.name ?? null,
       code: e.responseStatus?.code ?? null,
     });
   }
   return out;
+}
+
+/** The identity the API server reports for a credential (SelfSubjectReview's status.userInfo). */
+export interface ReviewedUser {
+  readonly username?: string;
+  readonly extra?: Record<string, readonly string[]>;
+}
+
+/**
+ * How `scoped-cd audit` finds what this identity wrote: an OIDC build by its username, a
+ * ServiceAccount token by its credential ID; undefined for an identity the log names otherwise.
+ */
+export function auditSelectorOf(
+  user: ReviewedUser,
+): { build: string } | { credentialId: string } | undefined {
+  const name = user.username ?? "";
+  if (name.startsWith(OIDC_USERNAME_PREFIX))
+    return { build: name.slice(OIDC_USERNAME_PREFIX.length) };
+  const id = user.extra?.[CREDENTIAL_ID_KEY]?.[0];
+  return id ? { credentialId: id } : undefined;
+}
+
+/** The one command that lists this identity's writes in a stage namespace. */
+export function auditCommand(user: ReviewedUser, namespace?: string): string | undefined {
+  const sel = auditSelectorOf(user);
+  if (!sel) return undefined;
+  const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+  const flag =
+    "build" in sel ? `--build ${quote(sel.build)}` : `--credential-id ${sel.credentialId}`;
+  return `scoped-cd audit --log <the API server's audit log> ${flag}${namespace ? ` --namespace ${namespace}` : ""}`;
 }

@@ -4,8 +4,43 @@
 // OIDC ID token to a scoped identity.
 
 /** The credential kinds a stage's deployer can hold. */
-export const CREDENTIAL_KINDS = ["token", "oidc", "legacy"] as const;
+export const CREDENTIAL_KINDS = ["token", "oidc", "legacy", "external"] as const;
 export type CredentialKind = (typeof CREDENTIAL_KINDS)[number];
+
+// ---------------------------------------------------------------------------------------------
+// External: an identity the cluster's own authenticator maps (EKS access entries, GKE, AKS Entra
+// ID), bound by user and/or group name; the kubeconfig runs the operator's exec plugin.
+
+/**
+ * Name prefixes an external identity may not use: `system:` names are the cluster's own (a binding
+ * to `system:authenticated` would grant every identity), `oidc:` names are the OIDC kind's.
+ */
+export const RESERVED_IDENTITY_PREFIXES = ["system:", "oidc:"] as const;
+
+/** The identity an external stage binds (at least one of the two). */
+export interface ExternalIdentity {
+  readonly user?: string | null;
+  readonly groups?: readonly string[];
+}
+
+/**
+ * Why the identity the API server reports (SelfSubjectReview) is not the configured one, or
+ * undefined when it is: the user must match, and every configured group must be among its groups.
+ */
+export function externalIdentityMismatch(
+  expected: ExternalIdentity,
+  actual: { readonly username?: string; readonly groups?: readonly string[] },
+): string | undefined {
+  const username = actual.username ?? "";
+  if (expected.user && username !== expected.user) {
+    return `the API server says user ${username || "nobody"}, not ${expected.user}`;
+  }
+  const missing = (expected.groups ?? []).filter((g) => !(actual.groups ?? []).includes(g));
+  if (missing.length > 0) {
+    return `${username || "the identity"} is not in group ${missing.join(", ")} (groups: ${(actual.groups ?? []).join(", ") || "none"})`;
+  }
+  return undefined;
+}
 
 /** The shortest lifetime the TokenRequest API accepts. */
 export const MIN_TOKEN_LIFETIME_SECONDS = 600;
@@ -81,6 +116,11 @@ export interface OidcTrust {
   readonly certificateAuthority?: string;
   /** Revocations in force (scoped-cd revoke), as claim validation rules. */
   readonly revocations?: readonly ClaimRule[];
+  /**
+   * The longest an accepted ID token may live (exp - iat). Revocation entries expire after this
+   * lifetime; a token living longer would outlast its entry and be accepted again.
+   */
+  readonly maxTokenLifetimeSeconds?: number;
 }
 
 /** Usernames of OIDC identities start with this; the guardrails' admission policy keys on it. */
@@ -115,6 +155,12 @@ export function jwtAuthenticator(trust: OidcTrust) {
     claimValidationRules.push({
       expression: `has(claims.branch) && claims.branch in ${celList(trust.branches)}`,
       message: "the ID token's branch is not one scoped-cd trusts for this issuer",
+    });
+  }
+  if (trust.maxTokenLifetimeSeconds !== undefined) {
+    claimValidationRules.push({
+      expression: `has(claims.iat) && int(claims.exp) - int(claims.iat) <= ${trust.maxTokenLifetimeSeconds}`,
+      message: `the ID token lives longer than ${trust.maxTokenLifetimeSeconds}s (oidc.tokenLifetimeSeconds): a revocation would expire before it`,
     });
   }
   claimValidationRules.push(...(trust.revocations ?? []));
@@ -164,6 +210,11 @@ export function authenticationConfiguration(trusts: readonly OidcTrust[]) {
       ...seen,
       jobs: [...new Set([...seen.jobs, ...t.jobs])].sort(),
       revocations: [...(seen.revocations ?? []), ...(t.revocations ?? [])],
+      // The shortest: every stage's revocations must outlive the tokens they cover.
+      maxTokenLifetimeSeconds:
+        seen.maxTokenLifetimeSeconds === undefined || t.maxTokenLifetimeSeconds === undefined
+          ? (seen.maxTokenLifetimeSeconds ?? t.maxTokenLifetimeSeconds)
+          : Math.min(seen.maxTokenLifetimeSeconds, t.maxTokenLifetimeSeconds),
       branches:
         seen.branches && t.branches
           ? [...new Set([...seen.branches, ...t.branches])].sort()
@@ -200,8 +251,10 @@ export interface StageIdentities {
   readonly serviceAccount: string | null;
   /** `tiller-<suffix>` of an in-cluster Tiller; derived from the deployer's suffix when absent. */
   readonly tillerServiceAccount?: string | null;
-  /** OIDC groups the access layer binds (`oidc:job:<job>`). */
+  /** OIDC groups the access layer binds (`oidc:job:<job>`), and the external kind's groups. */
   readonly groups?: readonly string[];
+  /** The external kind's user. */
+  readonly users?: readonly string[];
   /**
    * Any group under this prefix counts as the stage's own: only the stage's JWT authenticator
    * issues `oidc:job:` groups, and only for the jobs its claim rules accept.
@@ -225,6 +278,7 @@ export function strayStageGrants(
   const tiller = current.tillerServiceAccount ?? (suffix ? `tiller-${suffix}` : undefined);
   if (tiller) allowed.add(`ServiceAccount/${tiller}`);
   for (const g of current.groups ?? []) allowed.add(`Group/${g}`);
+  for (const u of current.users ?? []) allowed.add(`User/${u}`);
   const stray: string[] = [];
   for (const b of bindings) {
     if (b.roleRef.kind !== "Role" || !(STAGE_ROLES as readonly string[]).includes(b.roleRef.name))
@@ -312,6 +366,7 @@ export function trustInForce(
   const { tokenLifetimeSeconds, revoked, ...trust } = o;
   return {
     ...trust,
+    maxTokenLifetimeSeconds: tokenLifetimeSeconds,
     revocations: activeRevocations(revoked, tokenLifetimeSeconds, now).map((e) =>
       revocationRule(e, trust.jobs),
     ),

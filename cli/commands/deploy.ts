@@ -10,6 +10,7 @@ import * as path from "node:path";
 import { Command } from "commander";
 import { LocalWorkspace, Stack, UpResult } from "@pulumi/pulumi/automation";
 import { CliError, commandFailure } from "../errors";
+import { auditCommand, auditSelectorOf, ReviewedUser } from "../../policy/audit";
 import { describeBackendFailure, maskBackendSecrets, passwordInUrlWarning } from "../lib/backend";
 import { backendLocks } from "../lib/backendLocks";
 import { EXIT_OK, ExitCode } from "../exitCodes";
@@ -84,8 +85,33 @@ export function deployArgs(opts: DeployOptions): DeployArgs {
 }
 
 /** The `--output json` document. */
-export function deployJson(stack: string, up: Pick<UpResult, "summary" | "outputs">) {
-  return { stack, result: up.summary.result, stages: stagesOf(up.outputs) };
+export function deployJson(
+  stack: string,
+  up: Pick<UpResult, "summary" | "outputs">,
+  identity?: ReviewedUser,
+) {
+  const selector = identity && auditSelectorOf(identity);
+  return {
+    stack,
+    result: up.summary.result,
+    stages: stagesOf(up.outputs),
+    // Who the API server saw: the key `scoped-cd audit` finds this deploy's writes by.
+    ...(identity ? { identity: { username: identity.username ?? null, ...selector } } : {}),
+  };
+}
+
+/** The summary's last lines: the identity the deploy ran as, and how to list what it wrote. */
+export function auditHint(identity: ReviewedUser | undefined, target: DeliveryTarget): string {
+  if (!identity?.username) return "";
+  const namespaces = [...new Set(Object.values(target.stages).map((s) => s.namespace))];
+  const commands = (namespaces.length ? namespaces : [undefined])
+    .map((ns) => auditCommand(identity, ns))
+    .filter((c): c is string => c !== undefined);
+  return (
+    `deployed as ${identity.username}` +
+    (commands.length ? `; its writes: ${commands.join("; ")}` : "") +
+    "\n"
+  );
 }
 
 /** The stack's stages (name -> namespace and release names) and accessStack, from its config. */
@@ -138,12 +164,16 @@ async function loadKubeconfig(yaml: string): Promise<KubeConfig> {
  * Before anything runs: does the API server accept the scoped kubeconfig (SelfSubjectReview, which
  * every authenticated identity may ask)? A dead credential fails here, naming the hand-over step.
  */
-async function checkScopedCredential(kc: KubeConfig, ctx: ScopedCredentialContext): Promise<void> {
+async function checkScopedCredential(
+  kc: KubeConfig,
+  ctx: ScopedCredentialContext,
+): Promise<ReviewedUser> {
   const { AuthenticationV1Api } = await import("@kubernetes/client-node");
   try {
-    await kc.makeApiClient(AuthenticationV1Api).createSelfSubjectReview({
+    const review = await kc.makeApiClient(AuthenticationV1Api).createSelfSubjectReview({
       body: { apiVersion: "authentication.k8s.io/v1", kind: "SelfSubjectReview" },
     });
+    return (review.status?.userInfo ?? {}) as ReviewedUser;
   } catch (err) {
     const problem = credentialProblemOfError(err) ?? {
       kind: "unreachable" as const,
@@ -345,7 +375,7 @@ export async function runDeploy(args: DeployArgs, io: Io): Promise<ExitCode> {
     source: args.kubeconfig ? "file" : "access-stack",
   };
   const kc = kubeconfigYaml === undefined ? undefined : await loadKubeconfig(kubeconfigYaml);
-  if (kc) await checkScopedCredential(kc, ctx);
+  const identity = kc ? await checkScopedCredential(kc, ctx) : undefined;
   await recoverInterrupted(stack, args, target, kc, io);
 
   // In JSON mode stdout carries the document only; the engine's progress goes to stderr.
@@ -369,7 +399,8 @@ export async function runDeploy(args: DeployArgs, io: Io): Promise<ExitCode> {
     const pods = kc ? await podsNotReady(kc, target, upStarted) : "";
     throw new CliError(pods ? `${failure}\n${pods}` : failure);
   }
-  if (args.output === "json") writeJson(io, deployJson(args.stack, result));
-  else io.stdout(`\n${renderStagesTable(stagesOf(result.outputs))}\n`);
+  if (args.output === "json") writeJson(io, deployJson(args.stack, result, identity));
+  else
+    io.stdout(`\n${renderStagesTable(stagesOf(result.outputs))}\n${auditHint(identity, target)}`);
   return EXIT_OK;
 }

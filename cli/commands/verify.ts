@@ -302,6 +302,13 @@ async function checkStage(
         `asking the API server failed for stage ${target.stage} (${check.name}): ${message}${why}`,
       );
     }
+    const stranger = rows.find((r) => r.check === "identity" && !r.ok);
+    if (stranger) {
+      throw new CliError(
+        `stage ${target.stage}: ${stranger.description.replace(" (SelfSubjectReview)", "")} expected, but ${stranger.reason}. ` +
+          "The other checks would test someone else's rights: fix the cluster's mapping (EKS access entry, GKE, AKS) or the exec plugin's environment, then rerun",
+      );
+    }
   }
   return {
     stage: target.stage,

@@ -45,6 +45,8 @@ export async function strayGrantsIn(
     serviceAccount: summary.serviceAccount ?? self,
     tillerServiceAccount: summary.tiller?.serviceAccount,
     groupPrefix: oidc ? OIDC_JOB_GROUP_PREFIX : undefined,
+    users: summary.credential?.external?.user ? [summary.credential.external.user] : [],
+    groups: summary.credential?.external?.groups ?? [],
   });
 }
 

@@ -10,7 +10,12 @@ import { AUTHORITATIVE, BACKGROUND_DELETION } from "./labels";
 import { TokenRequest } from "./tokenRequest";
 import { guardServiceAccount, IdentityDeletion } from "./deletionGuard";
 import { CredentialConfig } from "../../config";
-import { jwtAuthenticator, oidcJobGroup, trustInForce } from "../../policy/credentials";
+import {
+  jwtAuthenticator,
+  OIDC_USERNAME_PREFIX,
+  oidcJobGroup,
+  trustInForce,
+} from "../../policy/credentials";
 import { CredentialSummary } from "../outputs";
 
 export const LEGACY_TOKEN_WARNING =
@@ -119,7 +124,7 @@ export class DeployerAccess extends pulumi.ComponentResource {
     // The kubeconfig stays a property, not a registered output: the stack's `kubeconfigs` is the
     // one copy of it in the state (each copy there is a secret to guard and checkpoint bytes).
     this.registerOutputs(
-      args.credential.kind === "oidc"
+      args.credential.kind === "oidc" || args.credential.kind === "external"
         ? { credential: this.credential }
         : { serviceAccountName: this.serviceAccountName, credential: this.credential },
     );
@@ -130,7 +135,68 @@ const IDENTITY_OF_KIND: Record<CredentialConfig["kind"], (ctx: KindContext) => I
   oidc: oidcIdentity,
   token: expiringTokenIdentity,
   legacy: legacyTokenIdentity,
+  external: externalIdentity,
 };
+
+/**
+ * An identity the cluster's own authenticator maps (EKS access entries, GKE, AKS): the Role bound
+ * to the configured user and groups, no ServiceAccount and no token; the kubeconfig runs the
+ * operator's exec plugin and holds no secret.
+ */
+function externalIdentity({ name, args, parent, rules, labels }: KindContext): Identity {
+  const provider = args.provider;
+  const ext = args.credential.external!;
+  const metadata = {
+    name: "scoped-deployer",
+    namespace: args.namespace,
+    labels,
+    // As the OIDC kind's: background deletion, no finalizer to wait on.
+    annotations: { ...AUTHORITATIVE, "pulumi.com/deletionPropagationPolicy": "background" },
+  };
+  const role = new k8s.rbac.v1.Role(`${name}-role`, { metadata, rules }, { parent, provider });
+  const subjects = [
+    ...(ext.user ? [{ kind: "User", name: ext.user }] : []),
+    ...[...(ext.groups ?? [])].sort().map((g) => ({ kind: "Group", name: g })),
+  ].map((s) => ({ apiGroup: "rbac.authorization.k8s.io", ...s }));
+  const binding = new k8s.rbac.v1.RoleBinding(
+    `${name}-binding`,
+    {
+      metadata,
+      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: role.metadata.name },
+      subjects,
+    },
+    { parent, provider },
+  );
+  const rootCa = k8s.core.v1.ConfigMap.get(`${name}-root-ca`, "kube-system/kube-root-ca.crt", {
+    parent,
+    provider,
+    dependsOn: [binding],
+  });
+  return {
+    grants: [role, binding],
+    serviceAccountName: pulumi.output(null),
+    kubeconfig: pulumi
+      .all([rootCa.data, args.server, args.namespace])
+      .apply(([data, server, namespace]) =>
+        renderScopedKubeconfig({
+          clusterName: args.clusterName,
+          stage: args.stage,
+          server,
+          caData: Buffer.from(data["ca.crt"], "utf8").toString("base64"),
+          credential: { exec: ext.exec },
+          namespace,
+        }),
+      ),
+    credential: pulumi.output({
+      kind: "external" as const,
+      expiresAt: null,
+      credentialId: null,
+      expiryWarningSeconds: null,
+      auditUsers: ext.user ? [ext.user] : [],
+      external: { user: ext.user ?? null, groups: [...(ext.groups ?? [])].sort() },
+    }),
+  };
+}
 
 /**
  * Keyless: no ServiceAccount and no token. The RoleBinding binds the groups the API server's JWT
@@ -189,6 +255,9 @@ function oidcIdentity({ name, args, parent, rules, labels }: KindContext): Ident
       expiresAt: null,
       credentialId: null,
       expiryWarningSeconds: null,
+      auditUsers: [...trust.jobs]
+        .sort()
+        .map((job) => `${OIDC_USERNAME_PREFIX}${job}#<build number>`),
     }),
   };
 }

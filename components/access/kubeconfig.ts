@@ -15,9 +15,36 @@ export interface ScopedKubeconfigParts {
    * or `oidc`, where the kubeconfig holds no secret and reads the build's OIDC ID token from the
    * environment variable SCOPED_CD_ID_TOKEN through an exec credential plugin.
    */
-  readonly credential: { readonly token: string } | { readonly oidc: true };
+  readonly credential:
+    { readonly token: string } | { readonly oidc: true } | { readonly exec: ExternalExec };
   /** The context's default namespace: the stage's. */
   readonly namespace: string;
+}
+
+/** The operator's exec credential plugin (credential kind external): no secret in it. */
+export interface ExternalExec {
+  readonly command: string;
+  readonly args: readonly string[];
+  /** Variables the plugin reads from the agent's environment: named in the hint, never valued. */
+  readonly env: readonly string[];
+  readonly apiVersion: string;
+}
+
+/** The external kind's user: the operator's plugin, env inherited from the agent (no values here). */
+export function externalExecUser(exec: ExternalExec) {
+  return {
+    exec: {
+      apiVersion: exec.apiVersion,
+      command: exec.command,
+      args: [...exec.args],
+      env: null,
+      interactiveMode: "Never",
+      provideClusterInfo: false,
+      installHint:
+        `scoped-cd: the stage's credential comes from ${exec.command}` +
+        (exec.env.length ? `, which reads ${exec.env.join(", ")} from the environment` : ""),
+    },
+  };
 }
 
 /** Where the OIDC kubeconfig finds the build's ID token (Jenkins binds the credential to it). */
@@ -58,7 +85,12 @@ export function scopedKubeconfigObject(parts: ScopedKubeconfigParts) {
     users: [
       {
         name: user,
-        user: "token" in parts.credential ? { token: parts.credential.token } : oidcExecUser(),
+        user:
+          "token" in parts.credential
+            ? { token: parts.credential.token }
+            : "exec" in parts.credential
+              ? externalExecUser(parts.credential.exec)
+              : oidcExecUser(),
       },
     ],
     contexts: [

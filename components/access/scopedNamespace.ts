@@ -38,6 +38,8 @@ export interface ScopedNamespaceArgs {
   readonly workloads: AdmissionSettings["workloads"];
   readonly disruptionBudgets: AdmissionSettings["disruptionBudgets"];
   readonly gateway: AdmissionSettings["gateway"];
+  /** The external credential kind's user and groups (the guardrails treat them as CI). */
+  readonly ciIdentities?: AdmissionSettings["ciIdentities"];
   /** Egress isolation: own namespace, cluster DNS and these allowances only. */
   readonly egress: { readonly isolate: boolean; readonly allow: readonly EgressAllow[] };
   /** LimitRange defaults for containers that declare no requests. */
@@ -217,6 +219,7 @@ export class ScopedNamespace extends pulumi.ComponentResource {
         workloads: args.workloads,
         disruptionBudgets: args.disruptionBudgets,
         gateway: args.gateway,
+        ciIdentities: args.ciIdentities,
         provider,
       },
       { parent: this, dependsOn: [namespace] },

@@ -5,13 +5,13 @@ import {
   AdmissionSettings,
   celString,
   CI_FINALIZERS,
-  CI_REQUESTER,
+  ciRequester,
   RESERVED_NAMES,
   RULE_PREFIX,
 } from "../admission";
 import { celList, msg, rule } from "./common";
 
-export function accessPolicy(_s: AdmissionSettings): AdmissionPolicy {
+export function accessPolicy(s: AdmissionSettings): AdmissionPolicy {
   const labelled = (o: string) =>
     `${o} != null && has(${o}.metadata.labels) && ` +
     `${celString(ACCESS_LAYER_LABEL.key)} in ${o}.metadata.labels && ` +
@@ -29,7 +29,7 @@ export function accessPolicy(_s: AdmissionSettings): AdmissionPolicy {
     // Every resource of the namespace (and the Namespace object itself, which the selector
     // matches by its own labels); subresources cannot change metadata (status resets it).
     resourceRules: [rule(["*"], ["*"], ["CREATE", "UPDATE", "DELETE"])],
-    matchConditions: [{ name: "ci-requester", expression: CI_REQUESTER }],
+    matchConditions: [{ name: "ci-requester", expression: ciRequester(s) }],
     variables: [
       {
         // A generated name (generateName) is in the object by the time validation runs.

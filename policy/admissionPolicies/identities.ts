@@ -4,7 +4,7 @@ import {
   AdmissionSettings,
   API_EGRESS_LABEL,
   celString,
-  CI_REQUESTER,
+  ciRequester,
   MANAGED_IDENTITY_PATTERN,
   POD_TEMPLATE_KINDS,
 } from "../admission";
@@ -18,7 +18,7 @@ import {
   SUB,
 } from "./common";
 
-export function identitiesPolicy(_s: AdmissionSettings): AdmissionPolicy {
+export function identitiesPolicy(s: AdmissionSettings): AdmissionPolicy {
   const sa = "variables.podSpec";
   return {
     class: "identities",
@@ -28,7 +28,7 @@ export function identitiesPolicy(_s: AdmissionSettings): AdmissionPolicy {
       rule([""], ["services/status"], ["UPDATE"]),
       ...podTemplateRules(),
     ],
-    matchConditions: [{ name: "ci-requester", expression: CI_REQUESTER }],
+    matchConditions: [{ name: "ci-requester", expression: ciRequester(s) }],
     variables: [
       {
         name: "podSpec",

@@ -1,14 +1,14 @@
 // The `rbac` admission policy of a stage (policy/admissionPolicies/index.ts lists them all).
-import { AdmissionPolicy, AdmissionSettings, CI_REQUESTER } from "../admission";
+import { AdmissionPolicy, AdmissionSettings, ciRequester } from "../admission";
 import { rule, says } from "./common";
 
-export function rbacPolicy(_s: AdmissionSettings): AdmissionPolicy {
+export function rbacPolicy(s: AdmissionSettings): AdmissionPolicy {
   return {
     class: "rbac",
     resourceRules: [rule(["rbac.authorization.k8s.io"], ["rolebindings"])],
     // CI identities only: the access layer itself binds a group (the OIDC CI user's), and the
     // garbage collector must still update such a binding's finalizers when it is deleted.
-    matchConditions: [{ name: "ci-requester", expression: CI_REQUESTER }],
+    matchConditions: [{ name: "ci-requester", expression: ciRequester(s) }],
     validations: [
       {
         expression: 'object.roleRef.kind == "Role"',

@@ -1,13 +1,13 @@
 // The `volumes` admission policy of a stage (policy/admissionPolicies/index.ts lists them all).
-import { AdmissionPolicy, AdmissionSettings, CI_REQUESTER } from "../admission";
+import { AdmissionPolicy, AdmissionSettings, ciRequester } from "../admission";
 import { rule, says } from "./common";
 
-export function volumesPolicy(_s: AdmissionSettings): AdmissionPolicy {
+export function volumesPolicy(s: AdmissionSettings): AdmissionPolicy {
   return {
     class: "volumes",
     resourceRules: [rule([""], ["persistentvolumeclaims"])],
     // The PersistentVolume binder (a control-plane identity) sets volumeName when it binds.
-    matchConditions: [{ name: "ci-requester", expression: CI_REQUESTER }],
+    matchConditions: [{ name: "ci-requester", expression: ciRequester(s) }],
     validations: [
       {
         expression:

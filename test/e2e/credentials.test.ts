@@ -13,6 +13,7 @@ import {
   collect,
   createTestStack,
   pathsContaining,
+  REPO,
   runCli,
   TestStack,
   uniqueSuffix,
@@ -227,6 +228,39 @@ describe("expiring deployer token (TokenRequest) on the real API server", functi
       `allowRbac: TokenRequest for persist: HTTP ${persistToken.status} ${persistToken.body?.message ?? ""}`,
     );
     assert.equal(persistToken.status, 403);
+  });
+
+  it("lists with `scoped-cd audit --credential-id` exactly what the token's holder tried", async () => {
+    const jti = `JTI=${(jwtClaims(first.token) as { jti: string }).jti}`;
+    const log = path.join(
+      process.env.SCOPED_CD_CLUSTER_STATE ?? path.join(REPO, ".local/cluster"),
+      "logs",
+      "audit.log",
+    );
+    const res = await runCli([
+      "audit",
+      ...["--log", log, "--credential-id", jti, "--namespace", NS, "--output", "json"],
+    ]);
+    assert.equal(res.code, 0, res.stderr);
+    const writes = (JSON.parse(res.stdout) as { resource: string; name: string; code: number }[])
+      .map((w) => `${w.resource}/${w.name} ${w.code >= 400 ? "refused" : "done"}`)
+      .sort();
+    const tiller = firstOutputs.stages.value.c.tiller.serviceAccount;
+    const sas = (await admin.core.listNamespacedServiceAccount({ namespace: NS })).items
+      .map((s) => s.metadata!.name!)
+      .filter((n) => n !== "persist");
+    assert.deepEqual(
+      writes,
+      [
+        "deployments.apps/persist-as-tiller refused",
+        "rolebindings.rbac.authorization.k8s.io/persist done",
+        "serviceaccounts/persist done",
+        "serviceaccounts/token/persist refused",
+        `serviceaccounts/token/${tiller} refused`,
+        ...sas.map((sa) => `secrets/persist-${sa} refused`),
+        "secrets/persist-token refused",
+      ].sort(),
+    );
   });
 
   let second: Scoped;

@@ -3,7 +3,8 @@ import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { auditWrites, CREDENTIAL_ID_KEY } from "../../policy/audit";
+import { auditCommand, auditSelectorOf, auditWrites, CREDENTIAL_ID_KEY } from "../../policy/audit";
+import { auditHint } from "../../cli/commands/deploy";
 import { run } from "../../cli/program";
 
 const JOB = "https://jenkins.example.com/job/shop/job/deploy/";
@@ -105,5 +106,30 @@ describe("scoped-cd audit", () => {
     );
     assert.equal(await run(["audit", "--log", file], io), 2);
     assert.match(err, /scoped-cd audit: give one of --build <job>#<n> or --credential-id <id>/);
+  });
+});
+
+describe("the identity a deploy names for audit", () => {
+  it("finds an OIDC build by its username and a ServiceAccount token by its credential ID", () => {
+    assert.deepEqual(auditSelectorOf({ username: `oidc:${JOB}#412` }), { build: `${JOB}#412` });
+    const sa = {
+      username: "system:serviceaccount:shop-dev:deployer-abc",
+      extra: { [CREDENTIAL_ID_KEY]: ["JTI=1234"] },
+    };
+    assert.deepEqual(auditSelectorOf(sa), { credentialId: "JTI=1234" });
+    assert.equal(auditSelectorOf({ username: "someone" }), undefined);
+    assert.equal(
+      auditCommand(sa, "shop-dev"),
+      "scoped-cd audit --log <the API server's audit log> --credential-id JTI=1234 --namespace shop-dev",
+    );
+  });
+
+  it("prints one command per stage namespace after a deploy, the build quoted", () => {
+    const target = { stages: { dev: { namespace: "shop-dev", releases: [] } } };
+    assert.equal(
+      auditHint({ username: `oidc:${JOB}#7` }, target),
+      `deployed as oidc:${JOB}#7; its writes: scoped-cd audit --log <the API server's audit log> --build '${JOB}#7' --namespace shop-dev\n`,
+    );
+    assert.equal(auditHint(undefined, target), "");
   });
 });

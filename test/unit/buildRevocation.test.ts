@@ -63,8 +63,29 @@ describe("per-build revocation", () => {
       T0 + 10,
     );
     const rules = authenticationConfiguration([a, b]).jwt[0].claimValidationRules;
-    assert.equal(rules.length, 3, "sub, build_number, and one rule in force (the other expired)");
-    assert.match(rules[2].expression, /"7"\)$/);
+    assert.equal(
+      rules.length,
+      4,
+      "sub, build_number, the lifetime bound, and one rule in force (the other expired)",
+    );
+    assert.match(rules[3].expression, /"7"\)$/);
+  });
+
+  it("refuses tokens that live longer than the configured lifetime (they would outlast an entry)", () => {
+    const short = trustInForce({ ...OIDC, tokenLifetimeSeconds: 600 }, T0);
+    const rules = authenticationConfiguration([trustInForce(OIDC, T0), short]).jwt[0]
+      .claimValidationRules;
+    assert.deepEqual(
+      rules.filter((r) => r.expression.includes("claims.exp")),
+      [
+        {
+          expression: "has(claims.iat) && int(claims.exp) - int(claims.iat) <= 600",
+          message:
+            "the ID token lives longer than 600s (oidc.tokenLifetimeSeconds): a revocation would expire before it",
+        },
+      ],
+      "one bound per issuer, the shortest of its stages'",
+    );
   });
 
   it("validates entries in the config schema, naming the key", () => {

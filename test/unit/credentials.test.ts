@@ -193,8 +193,12 @@ describe("the program per credential kind", function () {
       expiresAt: null,
       credentialId: null,
       expiryWarningSeconds: null,
+      auditUsers: [`oidc:${JOB}#<build number>`],
     });
-    assert.deepEqual(result.outputs.authentication, authenticationConfiguration([TRUST]));
+    assert.deepEqual(
+      result.outputs.authentication,
+      authenticationConfiguration([{ ...TRUST, maxTokenLifetimeSeconds: 3600 }]),
+    );
     assert.equal(stages.dev.serviceAccount, null);
   });
 
@@ -304,7 +308,9 @@ describe("credential configuration", () => {
     [
       "an unknown kind",
       { kind: "password" },
-      ['scoped-cd:stages.dev.deployer.credential.kind: must be one of "token", "oidc", "legacy"'],
+      [
+        'scoped-cd:stages.dev.deployer.credential.kind: must be one of "token", "oidc", "legacy", "external"',
+      ],
     ],
     [
       "oidc without its trust",

@@ -6,7 +6,7 @@ import { strayGrantsCheck } from "../identityCheck";
 import { inventoryCheck } from "../inventory";
 import { admissionProbeCheck } from "./admission";
 import { checkContainment } from "./containment";
-import { identityRulesCheck } from "./rules";
+import { externalIdentityCheck, identityRulesCheck } from "./rules";
 import { inClusterTiller, tillerCheck } from "./tiller";
 import type { StageCheck } from "./types";
 
@@ -36,6 +36,7 @@ export const containmentMatrixCheck: StageCheck = {
 };
 
 export const STAGE_CHECKS: readonly StageCheck[] = [
+  externalIdentityCheck,
   containmentMatrixCheck,
   identityRulesCheck,
   admissionProbeCheck,

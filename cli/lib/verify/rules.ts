@@ -4,7 +4,41 @@
 // (an extra rule a stage configured, say) is listed as a note.
 import { DOCUMENTED_CLASSES } from "../../../policy/deployerProfile";
 import { rulesBeyondProfile } from "../../../policy/rulesReview";
+import { externalIdentityMismatch } from "../../../policy/credentials";
 import type { CheckRow, StageCheck } from "./types";
+
+/**
+ * External kind: the cluster's authenticator chose the identity; it must be the bound one, or
+ * every other check would test someone else's rights (verify stops on a mismatch).
+ */
+export const externalIdentityCheck: StageCheck = {
+  name: "identity",
+  async run(target) {
+    const external = target.summary.credential?.external;
+    if (target.summary.credential?.kind !== "external" || !external) return [];
+    const k = await import("@kubernetes/client-node");
+    const kc = new k.KubeConfig();
+    kc.loadFromString(target.kubeconfig);
+    const review = await kc.makeApiClient(k.AuthenticationV1Api).createSelfSubjectReview({
+      body: { apiVersion: "authentication.k8s.io/v1", kind: "SelfSubjectReview" },
+    });
+    const mismatch = externalIdentityMismatch(external, review.status?.userInfo ?? {});
+    const names = [
+      ...(external.user ? [`user ${external.user}`] : []),
+      ...external.groups.map((g) => `group ${g}`),
+    ];
+    return [
+      {
+        check: "identity",
+        description: `the kubeconfig authenticates as ${names.join(", ")} (SelfSubjectReview)`,
+        expected: "allowed",
+        actual: mismatch ? "forbidden" : "allowed",
+        ok: !mismatch,
+        ...(mismatch ? { reason: mismatch } : {}),
+      },
+    ];
+  },
+};
 
 export const identityRulesCheck: StageCheck = {
   name: "rules",
