@@ -66,7 +66,7 @@ export function defineDeploy(program: Command): Command {
     .command("deploy")
     .summary("pulumi up of a delivery stack with its scoped kubeconfig")
     .description(
-      "Run `pulumi up` of one delivery stack (any other mode is refused). The scoped kubeconfig from --kubeconfig-file is secret config for this run only; KUBECONFIG is unset. Before the up: the credential is checked (a refused one names the hand-over step), a locked stack is refused (the lock's holder and `pulumi cancel` named), and a Helm revision an interrupted deploy left pending is marked failed.\n\nExit: 0 deployed, 2 could not run, refused (credential, lock) or the update failed.",
+      "Run `pulumi up` of one delivery stack (any other mode is refused). The scoped kubeconfig from --kubeconfig-file is secret config for this run only; KUBECONFIG is unset. Before the up: the credential is checked (a refused one names the hand-over step), a locked stack is refused (the lock's holder, its age and `pulumi cancel` named) unless this agent's own witness proves the holder dead (same host, boot and pid namespace, that process gone: the lock is cleared, in one line), and a Helm revision an interrupted deploy left pending is marked failed.\n\nExit: 0 deployed, 2 could not run, refused (credential, lock) or the update failed.",
     )
     .addOption(stackOption("the delivery stack to deploy"))
     .addOption(kubeconfigFileOption(false))
