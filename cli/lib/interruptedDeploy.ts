@@ -144,8 +144,9 @@ export function describeLocks(
   if (live.length > 0) {
     return `${head}Another deploy of ${stack} is running on this machine: let it finish, then rerun if needed.`;
   }
-  const ages = locks.map((l) => lockAge(l.timestamp, now)).filter((a) => a !== undefined);
-  const remote = locks.some((l) => !local(l));
+  const remoteLocks = locks.filter((l) => !local(l));
+  const ages = remoteLocks.map((l) => lockAge(l.timestamp, now)).filter((a) => a !== undefined);
+  const remote = remoteLocks.length > 0;
   return (
     head +
     (remote
