@@ -20,8 +20,14 @@ import {
   pgpassPassword,
   postgresConnectionString,
   postgresTable,
+  removeLock,
 } from "../../cli/lib/backendLocks";
-import { describeLocks, lockAge, locksOfRefusal } from "../../cli/lib/interruptedDeploy";
+import {
+  describeLocks,
+  lockAge,
+  locksOfRefusal,
+  stackLocks,
+} from "../../cli/lib/interruptedDeploy";
 import {
   currentScope,
   descendantsNamed,
@@ -312,6 +318,27 @@ describe("a lock cleared only when its holder is proven dead (lockWitness)", () 
       assert.equal(readWitness(file), undefined);
       removeWitness(file);
       assert.equal(readWitness(file), undefined);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("removing one lock of a file backend", () => {
+  it("removes that lock file only, not the stack's other locks", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "scoped-cd-locks-"));
+    try {
+      const locks = path.join(dir, ".pulumi", "locks", "organization", "scoped-cd", "test");
+      fs.mkdirSync(locks, { recursive: true });
+      for (const id of ["a", "b"]) {
+        fs.writeFileSync(path.join(locks, `${id}.json`), JSON.stringify({ pid: 1, hostname: id }));
+      }
+      const [first] = stackLocks(dir, "scoped-cd", "test");
+      await removeLock(`file://${dir}`, first);
+      assert.deepEqual(
+        stackLocks(dir, "scoped-cd", "test").map((l) => l.hostname),
+        [first.hostname === "a" ? "b" : "a"],
+      );
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
