@@ -12,7 +12,16 @@ import { LocalWorkspace, Stack, UpResult } from "@pulumi/pulumi/automation";
 import { CliError, commandFailure } from "../errors";
 import { auditCommand, auditSelectorOf, ReviewedUser } from "../../policy/audit";
 import { describeBackendFailure, maskBackendSecrets, passwordInUrlWarning } from "../lib/backend";
-import { backendLocks } from "../lib/backendLocks";
+import { backendLocks, removeLock } from "../lib/backendLocks";
+import {
+  currentScope,
+  provenDead,
+  pulumiHome,
+  readWitness,
+  removeWitness,
+  witnessFile,
+  witnessWhileRunning,
+} from "../lib/lockWitness";
 import { EXIT_OK, ExitCode } from "../exitCodes";
 import { Io, OutputFormat, writeJson } from "../io";
 import {
@@ -26,6 +35,7 @@ import {
   describeLocks,
   describePendingCreates,
   encodeHelmRelease,
+  lockAge,
   locksOfRefusal,
   markedFailed,
   newestRevision,
@@ -57,7 +67,7 @@ export function defineDeploy(program: Command): Command {
     .command("deploy")
     .summary("pulumi up of a delivery stack with its scoped kubeconfig")
     .description(
-      "Run `pulumi up` of one delivery stack (any other mode is refused). The scoped kubeconfig from --kubeconfig-file is secret config for this run only; KUBECONFIG is unset. Before the up: the credential is checked (a refused one names the hand-over step), a locked stack is refused (the lock's holder and `pulumi cancel` named), and a Helm revision an interrupted deploy left pending is marked failed.\n\nExit: 0 deployed, 2 could not run, refused (credential, lock) or the update failed.",
+      "Run `pulumi up` of one delivery stack (any other mode is refused). The scoped kubeconfig from --kubeconfig-file is secret config for this run only; KUBECONFIG is unset. Before the up: the credential is checked (a refused one names the hand-over step), a locked stack is refused (the lock's holder, its age and `pulumi cancel` named) unless this agent's own witness proves the holder dead (same host, boot and pid namespace, that process gone: the lock is cleared, in one line), and a Helm revision an interrupted deploy left pending is marked failed.\n\nExit: 0 deployed, 2 could not run, refused (credential, lock) or the update failed.",
     )
     .addOption(stackOption("the delivery stack to deploy"))
     .addOption(kubeconfigFileOption(false))
@@ -275,14 +285,17 @@ async function podsNotReady(kc: KubeConfig, target: DeliveryTarget, since: Date)
   return describePodProblems(pods, podWarnings(events, since));
 }
 
-/** Before `up`: refuse a locked stack or interrupted creates; repair stuck Helm revisions. */
+/**
+ * Before `up`: refuse a locked stack (or clear a lock proven dead) and interrupted creates; repair
+ * stuck Helm revisions. Returns the lock witness file for this up, for the backends read here.
+ */
 async function recoverInterrupted(
   stack: Stack,
   args: DeployArgs,
   target: DeliveryTarget,
   kc: KubeConfig | undefined,
   io: Io,
-): Promise<void> {
+): Promise<{ file: string; project: string } | undefined> {
   const started = new Date();
   const url = process.env.PULUMI_BACKEND_URL ?? (await stack.workspace.whoAmI()).url;
   const project = (await stack.workspace.projectSettings()).name;
@@ -297,9 +310,32 @@ async function recoverInterrupted(
       `${describeBackendFailure(`failed to ping PostgreSQL: ${why}`, url, args.stack) ?? why} Nothing was changed.`,
     );
   }
+  const witness = witnessFile(pulumiHome(), url ?? "", project, args.stack);
   if (locks && locks.length > 0) {
-    throw new CliError(describeLocks(args.stack, args.workDir, locks));
+    // Cleared only when every lock's holder is proven dead (lockWitness.ts); else refused.
+    const here = currentScope();
+    const seen = readWitness(witness);
+    const reasons = locks.map((l) => provenDead(l, seen, here));
+    if (reasons.some((r) => r === undefined)) {
+      throw new CliError(describeLocks(args.stack, args.workDir, locks));
+    }
+    for (const [i, lock] of locks.entries()) {
+      try {
+        await removeLock(url!, lock);
+      } catch (err) {
+        const why = err instanceof Error ? err.message : String(err);
+        throw new CliError(
+          `${describeBackendFailure(`failed to ping PostgreSQL: ${why}`, url, args.stack) ?? why} Nothing was changed.`,
+        );
+      }
+      const age = lockAge(lock.timestamp);
+      io.stderr(
+        `== ${args.stack}: cleared the lock of pid ${lock.pid} on ${lock.hostname}${lock.username ? ` (user ${lock.username})` : ""} since ${lock.timestamp}${age ? ` (held ${age})` : ""}: ${reasons[i]}\n`,
+      );
+    }
   }
+  // No lock left: a witness of an earlier run is stale (its run ended, or its lock was cleared).
+  if (locks) removeWitness(witness);
   const pending = pendingOperationsOf(await stack.exportStack());
   const creates = pending.filter((p) => p.type === "creating" || p.type === "importing");
   if (creates.length > 0) {
@@ -313,6 +349,7 @@ async function recoverInterrupted(
   // Helm storage is read with the scoped kubeconfig; without the file (accessStack) there is none
   // here, and a stuck release shows as Helm's "another operation is in progress" (explained below).
   if (kc && locks) await repairStuckReleases(kc, target, args, started, io);
+  return locks ? { file: witness, project } : undefined;
 }
 
 /** The failed up, explained when the cause is known: a credential, the server, a lock, Helm. */
@@ -376,14 +413,24 @@ export async function runDeploy(args: DeployArgs, io: Io): Promise<ExitCode> {
   };
   const kc = kubeconfigYaml === undefined ? undefined : await loadKubeconfig(kubeconfigYaml);
   const identity = kc ? await checkScopedCredential(kc, ctx) : undefined;
-  await recoverInterrupted(stack, args, target, kc, io);
+  const witness = await recoverInterrupted(stack, args, target, kc, io);
 
   // In JSON mode stdout carries the document only; the engine's progress goes to stderr.
   // The engine's text goes through the backend mask: it may quote the backend URL.
   const out = args.output === "json" ? io.stderr : io.stdout;
   const progress = (text: string) => out(maskBackendSecrets(text));
-  const up = (configFile?: string) =>
-    stack.up({ diff: true, color: "never", configFile, onOutput: progress });
+  // The witness of this up's `pulumi` process: what lets a later deploy prove the lock it leaves
+  // (killed, backend down) dead and clear it. Kept when the up fails, removed when it succeeds.
+  const up = async (configFile?: string) => {
+    const stop = witness
+      ? witnessWhileRunning(witness.file, witness.project, args.stack)
+      : undefined;
+    try {
+      return await stack.up({ diff: true, color: "never", configFile, onOutput: progress });
+    } finally {
+      stop?.();
+    }
+  };
   let result: UpResult;
   const upStarted = new Date();
   try {
@@ -399,6 +446,7 @@ export async function runDeploy(args: DeployArgs, io: Io): Promise<ExitCode> {
     const pods = kc ? await podsNotReady(kc, target, upStarted) : "";
     throw new CliError(pods ? `${failure}\n${pods}` : failure);
   }
+  if (witness) removeWitness(witness.file);
   if (args.output === "json") writeJson(io, deployJson(args.stack, result, identity));
   else
     io.stdout(`\n${renderStagesTable(stagesOf(result.outputs))}\n${auditHint(identity, target)}`);

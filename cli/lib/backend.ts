@@ -136,6 +136,6 @@ export function describeBackendFailure(
   return (
     `the ${KIND_NAMES[kind]} state backend ${displayUrl(url)} could not be reached while running stack ${stack} ` +
     `(${reason}).${auth} Bring the backend back, then rerun scoped-cd deploy: it resumes from the last ` +
-    `state the backend recorded, and an update the outage cut short leaves a lock that the rerun names.`
+    `state the backend recorded; the lock an update cut short leaves is cleared by a rerun on this agent (its holder proven dead), and named with the command on any other.`
   );
 }

@@ -91,13 +91,8 @@ export function pgpassPassword(
   return undefined;
 }
 
-/** The stack's locks in a PostgreSQL backend (none when Pulumi has not created its table yet). */
-export async function postgresLocks(
-  url: string,
-  project: string,
-  stack: string,
-): Promise<StackLock[]> {
-  const table = postgresTable(url);
+/** A connected node-postgres client for the backend URL (its table parameter removed). */
+async function connect(url: string) {
   const { Client } = await import("pg");
   // The password comes from the URL, PGPASSWORD or PGPASSFILE, as for Pulumi's own driver; it
   // goes into the in-memory connection string (node-postgres lets a URL's empty password win).
@@ -110,6 +105,17 @@ export async function postgresLocks(
     query_timeout: 10_000,
   });
   await client.connect();
+  return client;
+}
+
+/** The stack's locks in a PostgreSQL backend (none when Pulumi has not created its table yet). */
+export async function postgresLocks(
+  url: string,
+  project: string,
+  stack: string,
+): Promise<StackLock[]> {
+  const table = postgresTable(url);
+  const client = await connect(url);
   try {
     const exists = await client.query<{ t: string | null }>("SELECT to_regclass($1)::text AS t", [
       table,
@@ -121,6 +127,23 @@ export async function postgresLocks(
       [`${prefix.replace(/[\\%_]/g, (c) => `\\${c}`)}%`],
     );
     return rows.rows.filter((r) => r.key.endsWith(".json")).map((r) => lockOfRow(r.key, r.data));
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/**
+ * Remove exactly this lock (its file, or its row), not every lock of the stack as `pulumi cancel`
+ * does: a lock another deploy took meanwhile stays. Only for a lock proven dead (lockWitness.ts).
+ */
+export async function removeLock(url: string, lock: StackLock): Promise<void> {
+  if (fileBackendDir(url)) {
+    fs.rmSync(lock.file, { force: true });
+    return;
+  }
+  const client = await connect(url);
+  try {
+    await client.query(`DELETE FROM ${postgresTable(url)} WHERE key = $1`, [lock.file]);
   } finally {
     await client.end().catch(() => undefined);
   }

@@ -1,9 +1,11 @@
 // What a deploy that died mid-`up` (a Jenkins agent lost, a SIGKILL of the whole process tree)
 // leaves behind, and how `scoped-cd deploy` deals with each before its own `up`:
 //
-// - the backend's stack lock: refused, with the holder (pid, host, time) and the exact command
+// - the backend's stack lock: refused, with the holder (pid, host, time, age) and the exact command
 //   that clears it. Only a person can know that no other deploy of the stack is running on another
-//   agent, so the CLI never removes a lock itself.
+//   agent or container. The one exception: a lock whose holder deploy can prove dead (its own
+//   witness: same host, boot, pid namespace, and that process gone; lockWitness.ts) is cleared,
+//   with one line naming it.
 // - pending operations in the stack's state: the engine discards update/delete records on the next
 //   `up` (the resources' last known state is kept, and the up re-applies); an interrupted *create*
 //   may have made an object the state does not know, so deploy stops and names the refresh to run.
@@ -131,7 +133,7 @@ export function describeLocks(
     if (local(l)) {
       return running(l.pid!)
         ? `${who}: that process is still running here; wait for it`
-        : `${who}: no such process here any more, so the update that took it was killed (agent lost, SIGKILL)`;
+        : `${who}: no such process here any more: the update that took it was killed (agent lost, SIGKILL), or it runs in another container with this host name; no witness of this PULUMI_HOME proves which`;
     }
     return `${who}: on another machine, so this one cannot tell whether it still runs`;
   });
@@ -142,8 +144,9 @@ export function describeLocks(
   if (live.length > 0) {
     return `${head}Another deploy of ${stack} is running on this machine: let it finish, then rerun if needed.`;
   }
-  const ages = locks.map((l) => lockAge(l.timestamp, now)).filter((a) => a !== undefined);
-  const remote = locks.some((l) => !local(l));
+  const remoteLocks = locks.filter((l) => !local(l));
+  const ages = remoteLocks.map((l) => lockAge(l.timestamp, now)).filter((a) => a !== undefined);
+  const remote = remoteLocks.length > 0;
   return (
     head +
     (remote

@@ -1,6 +1,7 @@
 // The state backend as the CLI sees it: kinds, the password masked in everything printed, the one
 // line for an unreachable backend, and PostgreSQL lock rows read as the file backend's lock files.
 import * as assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -19,8 +20,26 @@ import {
   pgpassPassword,
   postgresConnectionString,
   postgresTable,
+  removeLock,
 } from "../../cli/lib/backendLocks";
-import { describeLocks, lockAge, locksOfRefusal } from "../../cli/lib/interruptedDeploy";
+import {
+  describeLocks,
+  lockAge,
+  locksOfRefusal,
+  stackLocks,
+} from "../../cli/lib/interruptedDeploy";
+import {
+  currentScope,
+  descendantsNamed,
+  LockWitness,
+  processStart,
+  provenDead,
+  readWitness,
+  removeWitness,
+  startedAt,
+  witnessFile,
+  writeWitness,
+} from "../../cli/lib/lockWitness";
 
 const PW = "s3cr%2Ft-Pw";
 const URL_WITH_PW = `postgres://scoped_cd:${PW}@db.internal:5432/pulumi?sslmode=require`;
@@ -204,6 +223,122 @@ describe("a pgpass file, as libpq reads it", () => {
       assert.equal(pgpassPassword("postgres://postgres@127.0.0.1:15432/x", env), "admin");
       assert.equal(pgpassPassword("postgres://u@db:5432/pulumi", env), "fallback");
       assert.equal(pgpassPassword("postgres://u@db/pulumi", { PGPASSFILE: "/none" }), undefined);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("a lock cleared only when its holder is proven dead (lockWitness)", () => {
+  const here = { hostname: "agent-1", bootId: "b-1", pidNamespace: "pid:[4026531836]" };
+  const witness: LockWitness = {
+    version: 1,
+    stack: "test",
+    project: "scoped-cd",
+    ...here,
+    cliPid: 4242,
+    cliStart: "123456",
+    cliStartedAt: "2026-12-02T10:00:00.000Z",
+    deployPid: 4200,
+  };
+  const lock = {
+    file: "k",
+    pid: 4242,
+    hostname: "agent-1",
+    username: "jenkins",
+    timestamp: "2026-12-02T10:00:01.5Z",
+  };
+  const gone = () => undefined;
+
+  it("clears the witnessed process's lock once that process is gone, or its pid reused", () => {
+    assert.match(provenDead(lock, witness, here, gone)!, /this boot and pid namespace/);
+    // The pid runs again, but it is a later process (another start time): the holder is gone.
+    assert.ok(provenDead(lock, witness, here, () => "999999"));
+  });
+
+  it("refuses whatever it cannot prove: still running, other host, boot, pid namespace, pid, time, no witness", () => {
+    assert.equal(
+      provenDead(lock, witness, here, () => "123456"),
+      undefined,
+      "still running",
+    );
+    // Two containers of one pod: the same host name, another pid namespace.
+    const sibling = { ...here, pidNamespace: "pid:[4026532999]" };
+    assert.equal(provenDead(lock, witness, sibling, gone), undefined, "other pid namespace");
+    assert.equal(provenDead(lock, witness, { ...here, bootId: "b-2" }, gone), undefined, "reboot");
+    assert.equal(provenDead(lock, witness, { ...here, hostname: "x" }, gone), undefined);
+    assert.equal(provenDead({ ...lock, hostname: "agent-7" }, witness, here, gone), undefined);
+    assert.equal(provenDead({ ...lock, pid: 4243 }, witness, here, gone), undefined, "other pid");
+    // A lock taken before the witnessed process started is not its lock.
+    const earlier = { ...lock, timestamp: "2026-12-02T09:59:00Z" };
+    assert.equal(provenDead(earlier, witness, here, gone), undefined, "earlier lock");
+    assert.equal(provenDead({ ...lock, timestamp: undefined }, witness, here, gone), undefined);
+    assert.equal(provenDead(lock, undefined, here, gone), undefined, "no witness");
+    assert.equal(provenDead(lock, witness, undefined, gone), undefined, "no /proc");
+  });
+
+  it("reads the scope, start times and descendants from /proc, and keys the witness without the password", () => {
+    const scope = currentScope();
+    assert.ok(scope && /^pid:\[\d+\]$/.test(scope.pidNamespace) && scope.bootId.length > 8);
+    const start = processStart(process.pid)!;
+    assert.match(start, /^\d+$/);
+    const at = startedAt(start)!;
+    assert.ok(Math.abs(at.getTime() - (Date.now() - process.uptime() * 1000)) < 5_000, String(at));
+    assert.equal(processStart(2 ** 22 + 1), undefined);
+    assert.deepEqual(descendantsNamed(process.pid, "no-such-command"), []);
+    // A grandchild found by command and first argument, as deploy finds its `pulumi up`.
+    const sh = spawn("sh", ["-c", "sleep 30; :"], { stdio: "ignore" });
+    try {
+      const deadline = Date.now() + 5_000;
+      let found: number[] = [];
+      while (found.length === 0 && Date.now() < deadline) {
+        found = descendantsNamed(process.pid, "sleep", "30");
+      }
+      assert.equal(found.length, 1);
+      assert.notEqual(found[0], sh.pid);
+      assert.deepEqual(descendantsNamed(process.pid, "sleep", "31"), []);
+      process.kill(found[0], "SIGKILL");
+    } finally {
+      sh.kill("SIGKILL");
+    }
+    const a = witnessFile("/h", "postgres://u:pw1@db/pulumi", "p", "s");
+    assert.equal(a, witnessFile("/h", "postgres://u:pw2@db/pulumi", "p", "s"));
+    assert.notEqual(a, witnessFile("/h", "postgres://u@db/pulumi", "p", "other"));
+    assert.ok(!a.includes("pw1") && a.startsWith("/h/scoped-cd/lock-witness/"));
+  });
+
+  it("writes the witness 0600 and reads back only a complete one", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "scoped-cd-witness-"));
+    try {
+      const file = path.join(dir, "w", "x.json");
+      writeWitness(file, witness);
+      assert.equal(fs.statSync(file).mode & 0o777, 0o600);
+      assert.deepEqual(readWitness(file), witness);
+      fs.writeFileSync(file, JSON.stringify({ ...witness, cliStart: 5 }));
+      assert.equal(readWitness(file), undefined);
+      removeWitness(file);
+      assert.equal(readWitness(file), undefined);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("removing one lock of a file backend", () => {
+  it("removes that lock file only, not the stack's other locks", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "scoped-cd-locks-"));
+    try {
+      const locks = path.join(dir, ".pulumi", "locks", "organization", "scoped-cd", "test");
+      fs.mkdirSync(locks, { recursive: true });
+      for (const id of ["a", "b"]) {
+        fs.writeFileSync(path.join(locks, `${id}.json`), JSON.stringify({ pid: 1, hostname: id }));
+      }
+      const [first] = stackLocks(dir, "scoped-cd", "test");
+      await removeLock(`file://${dir}`, first);
+      assert.deepEqual(
+        stackLocks(dir, "scoped-cd", "test").map((l) => l.hostname),
+        [first.hostname === "a" ? "b" : "a"],
+      );
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
