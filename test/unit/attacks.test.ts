@@ -1,5 +1,7 @@
 // `verify --attacks` without a cluster: the catalogue's shape (policy/attacks.ts) and the report.
 import * as assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
 import {
   allowedByConfig,
   ATTACK_CLASSES,
@@ -67,6 +69,18 @@ describe("the escape-attempt catalogue", () => {
         catalogue.some((a) => a.action.kind === "create" && a.action.object.kind === kind),
         `no ${kind} attempt`,
       );
+  });
+
+  it("is counted as it is in the README (attempts and classes)", () => {
+    const readme = fs
+      .readFileSync(path.resolve(__dirname, "../../../README.md"), "utf8")
+      .replace(/\s+/g, " ");
+    assert.match(
+      readme,
+      new RegExp(
+        `try ${catalogue.length} harmless escape attempts as that identity, in ${ATTACK_CLASSES.length} classes`,
+      ),
+    );
   });
 
   it("names only guardrail rules that exist (their message starts the denial)", () => {
