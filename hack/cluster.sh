@@ -392,13 +392,21 @@ check_ports_free() {
   done
 }
 
+# What started the running cluster: a hash of this script and hack/lib/ (recorded at start), so a
+# cluster started by an older harness (other API server flags, no registry) is named as such.
+harness_key() { cat "$repo/hack/cluster.sh" "$repo"/hack/lib/*.sh | sha256sum | cut -c1-12; }
+
 cmd_start() {
   load_toolchain
   mkdir -p "$state" "$logs" "$pids"; chmod 700 "$state"
   local all=1 c
   for c in "${COMPONENTS[@]}"; do is_running "$c" || all=0; done
   if [ $all = 1 ] && apiserver_ready && node_ready; then
-    echo "cluster: already running (https://127.0.0.1:$APISERVER_PORT)"; return 0
+    echo "cluster: already running (https://127.0.0.1:$APISERVER_PORT)"
+    if [ "$(cat "$state/harness-key" 2>/dev/null)" != "$(harness_key)" ]; then
+      echo "cluster: warning: it was started before hack/cluster.sh or hack/lib/ last changed, so it may lack what they now set up (API server flags, the audit log, the registry); to restart it: SCOPED_CD_CLUSTER=$instance bash hack/cluster.sh stop && SCOPED_CD_CLUSTER=$instance bash hack/cluster.sh start" >&2
+    fi
+    return 0
   fi
   check_ports_free
   local t=$SECONDS
@@ -423,6 +431,7 @@ cmd_start() {
   wait_for kube-controller-manager "kube-controller-manager /healthz" \
     curl -sfk "https://127.0.0.1:$CONTROLLER_MANAGER_PORT/healthz"
   wait_for kube-scheduler "kube-scheduler /healthz" curl -sfk "https://127.0.0.1:$SCHEDULER_PORT/healthz"
+  harness_key >"$state/harness-key"
   echo "cluster: ready in $((SECONDS - t))s (https://127.0.0.1:$APISERVER_PORT, node $NODE_NAME)"
   echo "cluster: KUBECONFIG=$admin_kubeconfig"
 }
