@@ -10,6 +10,7 @@ import * as path from "node:path";
 import { Command } from "commander";
 import { benchBackend } from "./backend";
 import { renderScalingPng, ScalingPoint } from "./plot";
+import { benchFixedCosts } from "./fixedCosts";
 import { run, timed } from "./proc";
 import {
   benchWorkspace,
@@ -23,7 +24,7 @@ import {
 } from "./stacks";
 import { fitLine, ratios, renderTable, Row, summarize } from "./stats";
 
-const GROUPS = ["toolchain", "program", "delivery", "access", "drift", "backend"] as const;
+const GROUPS = ["toolchain", "fixed", "program", "delivery", "access", "drift", "backend"] as const;
 /** The access stack size of the backend group (issue 21: 10 stages). */
 const BACKEND_STAGES = 10;
 type Group = (typeof GROUPS)[number];
@@ -771,6 +772,14 @@ async function main() {
   const sections: { title: string; rows: Row[] }[] = [];
   let scaling: Awaited<ReturnType<typeof benchAccess>> | undefined;
   try {
+    if (opts.only.includes("fixed"))
+      sections.push({
+        title: "Fixed costs",
+        rows: await benchFixedCosts(
+          (what, fn, describe) => repeat(what, opts, fn, describe),
+          progress,
+        ),
+      });
     if (opts.only.includes("program"))
       sections.push({ title: "Program cost", rows: await benchProgram(opts) });
     if (opts.only.includes("delivery"))
