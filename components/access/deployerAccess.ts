@@ -139,34 +139,35 @@ const IDENTITY_OF_KIND: Record<CredentialConfig["kind"], (ctx: KindContext) => I
 };
 
 /**
- * An identity the cluster's own authenticator maps (EKS access entries, GKE, AKS): the Role bound
- * to the configured user and groups, no ServiceAccount and no token; the kubeconfig runs the
- * operator's exec plugin and holds no secret.
+ * The kinds without a ServiceAccount (OIDC, external): the stage Role bound to identities the API
+ * server's authenticator names, and a kubeconfig that holds no secret, only `credential`'s way of
+ * getting one.
  */
-function externalIdentity({ name, args, parent, rules, labels }: KindContext): Identity {
+function roleBoundTo(
+  { name, args, parent, rules, labels }: KindContext,
+  subjects: { kind: "User" | "Group"; name: string }[],
+  credential: Parameters<typeof renderScopedKubeconfig>[0]["credential"],
+) {
   const provider = args.provider;
-  const ext = args.credential.external!;
   const metadata = {
     name: "scoped-deployer",
     namespace: args.namespace,
     labels,
-    // As the OIDC kind's: background deletion, no finalizer to wait on.
+    // Background deletion: no foregroundDeletion finalizer for the garbage collector to remove
+    // (a RoleBinding has no dependents), so deleting never waits on another controller.
     annotations: { ...AUTHORITATIVE, "pulumi.com/deletionPropagationPolicy": "background" },
   };
   const role = new k8s.rbac.v1.Role(`${name}-role`, { metadata, rules }, { parent, provider });
-  const subjects = [
-    ...(ext.user ? [{ kind: "User", name: ext.user }] : []),
-    ...[...(ext.groups ?? [])].sort().map((g) => ({ kind: "Group", name: g })),
-  ].map((s) => ({ apiGroup: "rbac.authorization.k8s.io", ...s }));
   const binding = new k8s.rbac.v1.RoleBinding(
     `${name}-binding`,
     {
       metadata,
       roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: role.metadata.name },
-      subjects,
+      subjects: subjects.map((s) => ({ apiGroup: "rbac.authorization.k8s.io", ...s })),
     },
     { parent, provider },
   );
+  // kube-system's copy of the cluster CA: the stage's own copy is in a namespace CI writes to.
   const rootCa = k8s.core.v1.ConfigMap.get(`${name}-root-ca`, "kube-system/kube-root-ca.crt", {
     parent,
     provider,
@@ -174,7 +175,6 @@ function externalIdentity({ name, args, parent, rules, labels }: KindContext): I
   });
   return {
     grants: [role, binding],
-    serviceAccountName: pulumi.output(null),
     kubeconfig: pulumi
       .all([rootCa.data, args.server, args.namespace])
       .apply(([data, server, namespace]) =>
@@ -183,10 +183,27 @@ function externalIdentity({ name, args, parent, rules, labels }: KindContext): I
           stage: args.stage,
           server,
           caData: Buffer.from(data["ca.crt"], "utf8").toString("base64"),
-          credential: { exec: ext.exec },
+          credential,
           namespace,
         }),
       ),
+  };
+}
+
+/**
+ * An identity the cluster's own authenticator maps (EKS access entries, GKE, AKS): the Role bound
+ * to the configured user and groups, no ServiceAccount and no token; the kubeconfig runs the
+ * operator's exec plugin and holds no secret.
+ */
+function externalIdentity(ctx: KindContext): Identity {
+  const ext = ctx.args.credential.external!;
+  const subjects = [
+    ...(ext.user ? [{ kind: "User" as const, name: ext.user }] : []),
+    ...[...(ext.groups ?? [])].sort().map((g) => ({ kind: "Group" as const, name: g })),
+  ];
+  return {
+    ...roleBoundTo(ctx, subjects, { exec: ext.exec }),
+    serviceAccountName: pulumi.output(null),
     credential: pulumi.output({
       kind: "external" as const,
       expiresAt: null,
@@ -203,53 +220,15 @@ function externalIdentity({ name, args, parent, rules, labels }: KindContext): I
  * authenticator maps from the CI's ID token (one per trusted job); the kubeconfig reads the
  * build's own ID token and holds no secret.
  */
-function oidcIdentity({ name, args, parent, rules, labels }: KindContext): Identity {
-  const provider = args.provider;
-  const trust = args.credential.oidc!;
-  const metadata = {
-    name: "scoped-deployer",
-    namespace: args.namespace,
-    labels,
-    // Background deletion: no foregroundDeletion finalizer for the garbage collector to remove
-    // (a RoleBinding has no dependents), so deleting never waits on another controller.
-    annotations: { ...AUTHORITATIVE, "pulumi.com/deletionPropagationPolicy": "background" },
-  };
-  const role = new k8s.rbac.v1.Role(`${name}-role`, { metadata, rules }, { parent, provider });
-  const binding = new k8s.rbac.v1.RoleBinding(
-    `${name}-binding`,
-    {
-      metadata,
-      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: role.metadata.name },
-      subjects: [...trust.jobs].sort().map((job) => ({
-        apiGroup: "rbac.authorization.k8s.io",
-        kind: "Group",
-        name: oidcJobGroup(job),
-      })),
-    },
-    { parent, provider },
-  );
-  // kube-system's copy of the cluster CA: the stage's own copy is in a namespace CI writes to.
-  const rootCa = k8s.core.v1.ConfigMap.get(`${name}-root-ca`, "kube-system/kube-root-ca.crt", {
-    parent,
-    provider,
-    dependsOn: [binding],
-  });
+function oidcIdentity(ctx: KindContext): Identity {
+  const trust = ctx.args.credential.oidc!;
+  const subjects = [...trust.jobs]
+    .sort()
+    .map((job) => ({ kind: "Group" as const, name: oidcJobGroup(job) }));
   return {
+    ...roleBoundTo(ctx, subjects, { oidc: true }),
     authenticator: jwtAuthenticator(trustInForce(trust, Math.floor(Date.now() / 1000))),
-    grants: [role, binding],
     serviceAccountName: pulumi.output(null),
-    kubeconfig: pulumi
-      .all([rootCa.data, args.server, args.namespace])
-      .apply(([data, server, namespace]) =>
-        renderScopedKubeconfig({
-          clusterName: args.clusterName,
-          stage: args.stage,
-          server,
-          caData: Buffer.from(data["ca.crt"], "utf8").toString("base64"),
-          credential: { oidc: true },
-          namespace,
-        }),
-      ),
     credential: pulumi.output({
       kind: "oidc" as const,
       expiresAt: null,
