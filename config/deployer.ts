@@ -204,33 +204,25 @@ export const credentialSchema = z
         }
       }
     }
-    if (c.kind === "oidc" && c.oidc === undefined) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["oidc"],
-        message: "is required when kind is oidc (issuer, audience, jobs)",
-      });
-    }
-    if (c.kind !== "oidc" && c.oidc !== undefined) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["oidc"],
-        message: `is read only when kind is oidc (kind is ${c.kind})`,
-      });
-    }
-    if (c.kind === "external" && c.external === undefined) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["external"],
-        message: "is required when kind is external (user and/or groups, exec)",
-      });
-    }
-    if (c.kind !== "external" && c.external !== undefined) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["external"],
-        message: `is read only when kind is external (kind is ${c.kind})`,
-      });
+    // Each kind's own block: required with its kind, refused with another.
+    for (const [kind, what] of [
+      ["oidc", "issuer, audience, jobs"],
+      ["external", "user and/or groups, exec"],
+    ] as const) {
+      if (c.kind === kind && c[kind] === undefined) {
+        ctx.addIssue({
+          code: "custom",
+          path: [kind],
+          message: `is required when kind is ${kind} (${what})`,
+        });
+      }
+      if (c.kind !== kind && c[kind] !== undefined) {
+        ctx.addIssue({
+          code: "custom",
+          path: [kind],
+          message: `is read only when kind is ${kind} (kind is ${c.kind})`,
+        });
+      }
     }
     if (
       c.kind === "token" &&
