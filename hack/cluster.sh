@@ -183,13 +183,14 @@ spawn() {  # name, command...: start detached (own session), log to $logs/<name>
   echo $! >"$pids/$name.pid"
 }
 
-# A process spawned a moment ago may still be setsid/nsenter/env on its way to exec the component:
-# alive (not a zombie) counts as starting, so a loaded machine does not fail the start.
+# A process spawned a moment ago may still be on its way to exec the component: the forked shell,
+# then setsid, nsenter, env or ip, each exec'ing the next. Whatever its command line says then,
+# alive (not gone, not a zombie) counts as starting, so a loaded machine does not fail the start;
+# only a recorded process that is gone has exited.
 just_spawned() {
   local pid; pid="$(pid_of "$1")"
   [ -n "$pid" ] && [ -r "/proc/$pid/stat" ] || return 1
-  case "$(tr '\0' '\n' <"/proc/$pid/cmdline" | head -n 1)" in setsid | nsenter | env | ip) ;; *) return 1 ;; esac
-  [ "$(cut -d' ' -f3 <"/proc/$pid/stat")" != Z ]
+  [ "$(sed 's/.*) //' "/proc/$pid/stat" | cut -d' ' -f1)" != Z ]
 }
 
 wait_for() {  # component, description, command...: poll until the command succeeds
