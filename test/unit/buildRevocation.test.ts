@@ -31,6 +31,14 @@ const OIDC = {
 const T0 = Date.parse("2026-12-02T13:00:00Z") / 1000;
 const at = (s: number) => new Date(s * 1000).toISOString();
 
+/** The unit fixture's dev stage with the OIDC kind (no Tiller) and these revocations. */
+function oidcStageConfig(revoked: unknown[]) {
+  const c = allModeConfig();
+  c.stages.dev.tiller = { enabled: false };
+  c.stages.dev.deployer.credential = { kind: "oidc", oidc: { ...OIDC, revoked } };
+  return c;
+}
+
 describe("per-build revocation", () => {
   it("compiles a build to a rule on the job and the build number", () => {
     assert.deepEqual(revocationRule({ build: `${JOB}#412`, at: at(T0) }, [JOB]), {
@@ -89,18 +97,10 @@ describe("per-build revocation", () => {
   });
 
   it("validates entries in the config schema, naming the key", () => {
-    const c = allModeConfig();
-    c.stages.dev.tiller = { enabled: false };
-    c.stages.dev.deployer.credential = {
-      kind: "oidc",
-      oidc: {
-        ...OIDC,
-        revoked: [
-          { build: `${OTHER}#3`, at: at(T0) },
-          { build: "no-number", at: "yesterday" },
-        ],
-      },
-    };
+    const c = oidcStageConfig([
+      { build: `${OTHER}#3`, at: at(T0) },
+      { build: "no-number", at: "yesterday" },
+    ]);
     const { problems } = parseConfig(c);
     assert.deepEqual(problems, [
       "scoped-cd:stages.dev.deployer.credential.oidc.revoked[1].build: must be <job URL>#<build number>",
@@ -162,18 +162,10 @@ describe("per-build revocation", () => {
 
   it("the program's authentication output holds entries in force, not expired ones", async () => {
     const now = Math.floor(Date.now() / 1000);
-    const c = allModeConfig();
-    c.stages.dev.tiller = { enabled: false };
-    c.stages.dev.deployer.credential = {
-      kind: "oidc",
-      oidc: {
-        ...OIDC,
-        revoked: [
-          { build: `${JOB}#5`, at: at(now - 60) },
-          { build: `${JOB}#4`, at: at(now - 3700) },
-        ],
-      },
-    };
+    const c = oidcStageConfig([
+      { build: `${JOB}#5`, at: at(now - 60) },
+      { build: `${JOB}#4`, at: at(now - 3700) },
+    ]);
     const result = await runProgram(c);
     assert.equal(result.error, undefined);
     const auth = result.outputs.authentication as any;
