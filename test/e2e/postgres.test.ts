@@ -542,22 +542,7 @@ describe("state on PostgreSQL: two agents, locks, recovery, backend down, secret
 
   it("keeps no token, kubeconfig or passphrase in plaintext in the database, and no URL password in any log", async () => {
     const dump = path.join(root, "pulumi.sql");
-    await execFileAsync(
-      path.join(pgBin, "pg_dump"),
-      [
-        "-h",
-        "127.0.0.1",
-        "-p",
-        /:(\d+)\//.exec(url)![1],
-        "-U",
-        "scoped_cd",
-        "-d",
-        "pulumi",
-        "-f",
-        dump,
-      ],
-      { env: { ...process.env, PGPASSFILE: pgpass }, timeout: 60_000 },
-    );
+    await pgClient("pg_dump", ["-f", dump], 60_000);
     const raw = fs.readFileSync(dump, "utf8");
     // Pulumi stores each blob base64-encoded (optionally gzip'd): search what it decodes to as well.
     const decoded = [...raw.matchAll(/"data"\s*:\s*"([A-Za-z0-9+/=]+)"/g)].map((m) => {
@@ -599,14 +584,11 @@ describe("state on PostgreSQL: two agents, locks, recovery, backend down, secret
     );
   });
 
-  async function psql(sql: string) {
+  /** A PostgreSQL client tool of the toolchain, connected to the test database as the backend is. */
+  async function pgClient(tool: "pg_dump" | "psql", args: string[], timeout: number) {
     await execFileAsync(
-      path.join(pgBin, "psql"),
+      path.join(pgBin, tool),
       [
-        "-X",
-        "-q",
-        "-v",
-        "ON_ERROR_STOP=1",
         "-h",
         "127.0.0.1",
         "-p",
@@ -615,11 +597,14 @@ describe("state on PostgreSQL: two agents, locks, recovery, backend down, secret
         "scoped_cd",
         "-d",
         "pulumi",
-        "-c",
-        sql,
+        ...args,
       ],
-      { env: { ...process.env, PGPASSFILE: pgpass }, timeout: 30_000 },
+      { env: { ...process.env, PGPASSFILE: pgpass }, timeout },
     );
+  }
+
+  async function psql(sql: string) {
+    await pgClient("psql", ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-c", sql], 30_000);
   }
 });
 
