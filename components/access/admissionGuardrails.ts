@@ -1,7 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { AdmissionSettings, policyName } from "../../policy/admission";
-import { admissionPolicies } from "../../policy/admissionPolicies";
+import { guardrailPolicy } from "../../policy/admissionPolicies";
 import { authoritativeAnnotations } from "./authoritative";
 import { stageLabels } from "./labels";
 
@@ -11,8 +11,9 @@ export interface AdmissionGuardrailsArgs extends AdmissionSettings {
 }
 
 /**
- * The stage's ValidatingAdmissionPolicies and their bindings (policy/admission.ts): they refuse the
- * fields RBAC cannot (externalIPs, foreign Ingress hosts, control-plane scheduling, …). Both are
+ * The stage's ValidatingAdmissionPolicy and its binding (policy/admission.ts; every class merged into
+ * one policy, policy/admissionPolicies/merged.ts): they refuse the fields RBAC cannot (externalIPs,
+ * foreign Ingress hosts, control-plane scheduling, …). Both are
  * cluster-scoped objects only the admin can edit; the bindings select the stage namespace by
  * `kubernetes.io/metadata.name`, a label the API server sets from the name and nobody can change.
  */
@@ -29,60 +30,59 @@ export class AdmissionGuardrails extends pulumi.ComponentResource {
         { key: "kubernetes.io/metadata.name", operator: "In", values: [args.namespace] },
       ],
     };
-    for (const p of admissionPolicies(args)) {
-      const objectName = policyName(args.namespace, p.class);
-      const policySpec = {
-        // A policy that cannot be evaluated refuses rather than admits.
-        failurePolicy: "Fail",
-        matchConstraints: {
-          matchPolicy: "Equivalent",
-          namespaceSelector,
-          resourceRules: p.resourceRules,
+    const p = guardrailPolicy(args);
+    const objectName = policyName(args.namespace, p.class);
+    const policySpec = {
+      // A policy that cannot be evaluated refuses rather than admits.
+      failurePolicy: "Fail",
+      matchConstraints: {
+        matchPolicy: "Equivalent",
+        namespaceSelector,
+        resourceRules: p.resourceRules,
+      },
+      matchConditions: p.matchConditions,
+      variables: p.variables,
+      validations: p.validations,
+    };
+    const api = "admissionregistration.k8s.io/v1";
+    const policy = new k8s.admissionregistration.v1.ValidatingAdmissionPolicy(
+      `${name}-${p.class}`,
+      {
+        metadata: {
+          name: objectName,
+          labels,
+          annotations: authoritativeAnnotations(
+            { apiVersion: api, kind: "ValidatingAdmissionPolicy", name: objectName },
+            { spec: policySpec },
+            provider,
+          ),
         },
-        matchConditions: p.matchConditions,
-        variables: p.variables,
-        validations: p.validations,
-      };
-      const api = "admissionregistration.k8s.io/v1";
-      const policy = new k8s.admissionregistration.v1.ValidatingAdmissionPolicy(
-        `${name}-${p.class}`,
-        {
-          metadata: {
-            name: objectName,
-            labels,
-            annotations: authoritativeAnnotations(
-              { apiVersion: api, kind: "ValidatingAdmissionPolicy", name: objectName },
-              { spec: policySpec },
-              provider,
-            ),
-          },
-          spec: policySpec,
+        spec: policySpec,
+      },
+      { parent: this, provider },
+    );
+    const bindingSpec = {
+      policyName: objectName,
+      validationActions: ["Deny"],
+      matchResources: { namespaceSelector },
+    };
+    const binding = new k8s.admissionregistration.v1.ValidatingAdmissionPolicyBinding(
+      `${name}-${p.class}-binding`,
+      {
+        metadata: {
+          name: objectName,
+          labels,
+          annotations: authoritativeAnnotations(
+            { apiVersion: api, kind: "ValidatingAdmissionPolicyBinding", name: objectName },
+            { spec: bindingSpec },
+            provider,
+          ),
         },
-        { parent: this, provider },
-      );
-      const bindingSpec = {
-        policyName: objectName,
-        validationActions: ["Deny"],
-        matchResources: { namespaceSelector },
-      };
-      const binding = new k8s.admissionregistration.v1.ValidatingAdmissionPolicyBinding(
-        `${name}-${p.class}-binding`,
-        {
-          metadata: {
-            name: objectName,
-            labels,
-            annotations: authoritativeAnnotations(
-              { apiVersion: api, kind: "ValidatingAdmissionPolicyBinding", name: objectName },
-              { spec: bindingSpec },
-              provider,
-            ),
-          },
-          spec: bindingSpec,
-        },
-        { parent: this, provider, dependsOn: [policy] },
-      );
-      this.resources.push(policy, binding);
-    }
+        spec: bindingSpec,
+      },
+      { parent: this, provider, dependsOn: [policy] },
+    );
+    this.resources.push(policy, binding);
     this.registerOutputs({});
   }
 }

@@ -7,6 +7,7 @@ import { disruptionPolicy } from "./disruption";
 import { gatewayPolicy } from "./gateway";
 import { identitiesPolicy } from "./identities";
 import { ingressPolicy } from "./ingress";
+import { mergePolicies } from "./merged";
 import { rbacPolicy } from "./rbac";
 import { servicesPolicy } from "./services";
 import { volumesPolicy } from "./volumes";
@@ -28,4 +29,12 @@ export const POLICY_BUILDERS: readonly ((s: AdmissionSettings) => AdmissionPolic
 /** The policies of one stage. */
 export function admissionPolicies(s: AdmissionSettings): AdmissionPolicy[] {
   return POLICY_BUILDERS.map((build) => build(s));
+}
+
+/**
+ * The stage's one ValidatingAdmissionPolicy: every class above, merged (./merged.ts). What the
+ * access layer declares; the classes stay the unit of review and of the snapshot test.
+ */
+export function guardrailPolicy(s: AdmissionSettings): AdmissionPolicy {
+  return mergePolicies(admissionPolicies(s));
 }

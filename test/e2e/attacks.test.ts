@@ -11,6 +11,7 @@
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import { policyName } from "../../policy/admission";
+import { MERGED_CLASS } from "../../policy/admissionPolicies/merged";
 import {
   allowedByConfig,
   Attack,
@@ -242,12 +243,19 @@ describe("verify --attacks on a stage of each shape", function () {
   });
 
   it("names exactly the attempts that get through once an admin weakens the stage (exit 1)", async () => {
-    // One policy binding deleted: every attempt its policy alone refuses now gets through.
-    await admin.objects.delete({
+    // The ingress class's validations cut out of the stage's policy: every attempt that class
+    // alone refuses now gets through.
+    const policy = (await admin.objects.read({
       apiVersion: "admissionregistration.k8s.io/v1",
-      kind: "ValidatingAdmissionPolicyBinding",
-      metadata: { name: policyName(NS.p, "ingress") },
-    } as never);
+      kind: "ValidatingAdmissionPolicy",
+      metadata: { name: policyName(NS.p, MERGED_CLASS) },
+    } as never)) as any;
+    const kept = policy.spec.validations.filter(
+      (v: any) => !v.expression.startsWith("!variables.ingress_applies || ("),
+    );
+    assert.ok(kept.length < policy.spec.validations.length, "the ingress validations");
+    policy.spec.validations = kept;
+    await admin.objects.replace(policy);
     // The Role widened with subresources the profile leaves out.
     const added = { apiGroups: [""], resources: ["pods/exec", "pods/attach"], verbs: ["create"] };
     const role = await admin.rbac.readNamespacedRole({ name: "scoped-deployer", namespace: NS.p });
@@ -258,7 +266,7 @@ describe("verify --attacks on a stage of each shape", function () {
       body: role,
     });
 
-    // Expected from the catalogue: the ingress policy's attempts, and the access reviews the
+    // Expected from the catalogue: the ingress class's attempts, and the access reviews the
     // added rule answers (it names subresources only, which no create or patch attempt writes).
     const catalogue = catalogueOf("p");
     const expected = catalogue

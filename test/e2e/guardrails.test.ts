@@ -5,6 +5,7 @@ import * as assert from "node:assert/strict";
 import * as path from "node:path";
 import { admissionProbes, refusalText } from "../../policy/admissionProbes";
 import { policyName } from "../../policy/admission";
+import { MERGED_CLASS } from "../../policy/admissionPolicies/merged";
 import { adminClients, Clients, clientsFor, messageOf } from "./kube";
 import {
   collect,
@@ -528,7 +529,7 @@ describe("guardrails of the stage namespace on the real API server", function ()
     const declared = role.rules ?? [];
     role.rules = [...declared, { apiGroups: ["*"], resources: ["*"], verbs: ["*"] }];
     await admin.rbac.replaceNamespacedRole({ name: "scoped-deployer", namespace: NS, body: role });
-    const name = policyName(NS, "services");
+    const name = policyName(NS, MERGED_CLASS);
     const binding = (await admin.objects.read({
       apiVersion: "admissionregistration.k8s.io/v1",
       kind: "ValidatingAdmissionPolicyBinding",
@@ -552,7 +553,7 @@ describe("guardrails of the stage namespace on the real API server", function ()
   it("fails verify after an admin deletes one policy binding, and passes after up", async () => {
     const verify = () =>
       runCli(["verify", "--work-dir", t.workDir, "--stack", t.name, "--stage", "g"]);
-    const name = policyName(NS, "services");
+    const name = policyName(NS, MERGED_CLASS);
     await admin.objects.delete({
       apiVersion: "admissionregistration.k8s.io/v1",
       kind: "ValidatingAdmissionPolicyBinding",

@@ -6,7 +6,8 @@ import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { AdmissionSettings } from "../../policy/admission";
-import { admissionPolicies } from "../../policy/admissionPolicies";
+import { admissionPolicies, guardrailPolicy } from "../../policy/admissionPolicies";
+import { classesOf, mergePolicies, ruleMatch } from "../../policy/admissionPolicies/merged";
 import { PROJECT_ROOT } from "../../cli/lib/paths";
 
 const base: AdmissionSettings = {
@@ -54,4 +55,70 @@ describe("admission policies (one builder per class)", () => {
       );
     });
   }
+});
+
+describe("the merged stage policy (one policy and binding per stage)", () => {
+  for (const [name, settings] of [
+    ["base", base],
+    ["relaxed", relaxed],
+  ] as const) {
+    it(`keeps every class's validations, variables and messages exactly (${name} stage)`, () => {
+      const classes = admissionPolicies(settings);
+      const merged = guardrailPolicy(settings);
+      const split = classesOf(merged as never);
+      assert.deepEqual(
+        split.map((c) => c.class),
+        classes.map((c) => c.class),
+      );
+      for (const [i, c] of classes.entries()) {
+        assert.deepEqual(split[i].validations, c.validations, c.class);
+        assert.deepEqual(split[i].variables, c.variables ?? [], c.class);
+        for (const m of c.matchConditions ?? []) {
+          assert.ok(split[i].guard.includes(`(${m.expression})`), `${c.class}: ${m.name}`);
+        }
+      }
+      // Every class's rules are in the merged policy's match constraints.
+      for (const r of classes.flatMap((c) => c.resourceRules)) {
+        assert.ok(
+          merged.resourceRules.some((m) => JSON.stringify(m) === JSON.stringify(r)),
+          JSON.stringify(r),
+        );
+      }
+      // No list literal outside the classes' own expressions (allowances are read from those).
+      for (const v of merged.variables!.filter((x) => x.name.endsWith("_applies"))) {
+        assert.doesNotMatch(v.expression.replace(/\(request\.userInfo[^]*$/, ""), /\[/, v.name);
+      }
+    });
+  }
+
+  it("matches resource rules as the API server does: subresources only when named", () => {
+    const rule = (resources: string[], operations = ["CREATE"]) => ({
+      apiGroups: [""],
+      apiVersions: ["*"],
+      operations,
+      resources,
+    });
+    const sub = '(has(request.subResource) ? request.subResource : "")';
+    assert.equal(
+      ruleMatch(rule(["pods"])),
+      `request.resource.group == "" && request.resource.resource == "pods" && ${sub} == "" && request.operation == "CREATE"`,
+    );
+    assert.equal(
+      ruleMatch(rule(["serviceaccounts/token"])),
+      `request.resource.group == "" && request.resource.resource == "serviceaccounts" && ${sub} == "token" && request.operation == "CREATE"`,
+    );
+    assert.equal(
+      ruleMatch({ apiGroups: ["*"], apiVersions: ["*"], operations: ["*"], resources: ["*"] }),
+      `${sub} == ""`,
+    );
+    assert.equal(
+      ruleMatch({ apiGroups: ["*"], apiVersions: ["*"], operations: ["*"], resources: ["*/*"] }),
+      "true",
+    );
+  });
+
+  it("refuses two classes that would define the same variable", () => {
+    const p = admissionPolicies(base)[2];
+    assert.throws(() => mergePolicies([p, { ...p }]), /defined twice/);
+  });
 });

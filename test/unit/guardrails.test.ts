@@ -2,6 +2,7 @@ import * as assert from "node:assert/strict";
 import { parseConfig } from "../../config";
 import { CI_REQUESTER, hostPatternRegex, isInjectionAnnotation } from "../../policy/admission";
 import { admissionPolicies } from "../../policy/admissionPolicies";
+import { classesOf } from "../../policy/admissionPolicies/merged";
 import { cidrContains, egressRules } from "../../policy/egress";
 import { DEFAULT_QUOTA, stageQuota } from "../../policy/quota";
 import { surplus } from "../../policy/surplus";
@@ -103,6 +104,13 @@ describe("guardrails configuration", () => {
   });
 });
 
+/** One class of a declared merged policy. */
+function classOf(policy: { inputs: any }, name: string) {
+  const found = classesOf(policy.inputs.spec).find((c) => c.class === name);
+  assert.ok(found, `class ${name} in ${policy.inputs.metadata.name}`);
+  return found;
+}
+
 describe("the admission guardrails", () => {
   let result: RunResult;
   before(async () => {
@@ -114,20 +122,16 @@ describe("the admission guardrails", () => {
     );
   });
 
-  it("declares nine policies and nine Deny bindings selecting the stage namespace only", () => {
+  // The stage's one policy, split back into its classes (policy/admissionPolicies/merged.ts).
+  const cls = (name: string) => classOf(result.one(T.vap, "dev-ns-admission-guardrails"), name);
+
+  it("declares one policy and one Deny binding selecting the stage namespace only", () => {
     const policies = result.byType(T.vap);
     const bindings = result.byType(T.vapBinding);
-    assert.deepEqual(policies.map((p) => p.inputs.metadata.name).sort(), [
-      "scoped-cd-shop-dev-access",
-      "scoped-cd-shop-dev-disruption",
-      "scoped-cd-shop-dev-gateway",
-      "scoped-cd-shop-dev-identities",
-      "scoped-cd-shop-dev-ingress",
-      "scoped-cd-shop-dev-rbac",
-      "scoped-cd-shop-dev-services",
-      "scoped-cd-shop-dev-volumes",
-      "scoped-cd-shop-dev-workloads",
-    ]);
+    assert.deepEqual(
+      policies.map((p) => p.inputs.metadata.name),
+      ["scoped-cd-shop-dev-guardrails"],
+    );
     const selector = {
       matchExpressions: [
         { key: "kubernetes.io/metadata.name", operator: "In", values: ["shop-dev"] },
@@ -139,34 +143,54 @@ describe("the admission guardrails", () => {
       assert.deepEqual(p.inputs.spec.matchConstraints.namespaceSelector, selector);
       assert.equal(p.inputs.metadata.annotations["pulumi.com/patchForce"], "true");
     }
-    assert.equal(bindings.length, 9);
+    assert.equal(bindings.length, 1);
     for (const b of bindings) {
       assert.deepEqual(b.inputs.spec.validationActions, ["Deny"]);
       assert.deepEqual(b.inputs.spec.matchResources.namespaceSelector, selector);
       assert.equal(b.inputs.spec.policyName, b.inputs.metadata.name);
     }
+    // Every class's guard, in the snapshot's order.
+    assert.deepEqual(
+      policies[0].inputs.spec.variables
+        .map((v: any) => v.name)
+        .filter((n: string) => n.endsWith("_applies")),
+      [
+        "services_applies",
+        "ingress_applies",
+        "workloads_applies",
+        "disruption_applies",
+        "rbac_applies",
+        "identities_applies",
+        "volumes_applies",
+        "access_applies",
+        "gateway_applies",
+      ],
+    );
   });
 
   it("inlines the stage's allowed Service types and names the key that relaxes them", () => {
-    const svc = result.byType(T.vap).find((p) => p.name.endsWith("-services"))!;
-    const [externalIPs, type] = svc.inputs.spec.validations;
+    const [externalIPs, type] = cls("services").validations;
     assert.match(
-      externalIPs.message,
+      externalIPs.message!,
       /^scoped-cd guardrail services.externalIPs: .*no setting relaxes it$/,
     );
     assert.equal(
       type.expression,
       '!has(object.spec.type) || object.spec.type in ["ClusterIP", "NodePort"]',
     );
-    assert.match(type.messageExpression, /scoped-cd:stages\.dev\.guardrails\.services\.allowTypes/);
+    assert.match(
+      type.messageExpression!,
+      /scoped-cd:stages\.dev\.guardrails\.services\.allowTypes/,
+    );
+    assert.equal(
+      cls("services").guard,
+      '(request.resource.group == "" && request.resource.resource == "services" && (has(request.subResource) ? request.subResource : "") == "" && (request.operation == "CREATE" || request.operation == "UPDATE"))',
+    );
   });
 
   it("checks every pod-template kind, CronJobs at their job template", () => {
-    const wl = result.byType(T.vap).find((p) => p.name.endsWith("-workloads"))!;
-    const resources = wl.inputs.spec.matchConstraints.resourceRules.flatMap(
-      (r: any) => r.resources,
-    );
-    assert.deepEqual(resources.sort(), [
+    const wl = cls("workloads");
+    for (const r of [
       "cronjobs",
       "daemonsets",
       "deployments",
@@ -175,40 +199,42 @@ describe("the admission guardrails", () => {
       "replicasets",
       "replicationcontrollers",
       "statefulsets",
-    ]);
-    assert.match(wl.inputs.spec.variables[0].expression, /jobTemplate\.spec\.template\.spec/);
+    ])
+      assert.match(wl.guard, new RegExp(`request.resource.resource == "${r}"`), r);
+    assert.match(wl.variables[0].expression, /jobTemplate\.spec\.template\.spec/);
   });
 
   it("applies the identity rules to the stage's ServiceAccounts and OIDC CI users only", () => {
-    const id = result.byType(T.vap).find((p) => p.name.endsWith("-identities"))!;
-    assert.match(id.inputs.spec.matchConditions[0].expression, /startsWith\('oidc:'\)/);
-    const resources = id.inputs.spec.matchConstraints.resourceRules.flatMap(
-      (r: any) => r.resources,
-    );
-    for (const r of ["secrets", "serviceaccounts/token", "pods/binding", "services/status"])
-      assert.ok(resources.includes(r), r);
+    const id = cls("identities");
+    assert.match(id.guard, /startsWith\('oidc:'\)/);
+    for (const [r, sub] of [
+      ["secrets", ""],
+      ["serviceaccounts", "token"],
+      ["pods", "binding"],
+      ["services", "status"],
+    ])
+      assert.ok(
+        id.guard.includes(
+          `request.resource.resource == "${r}" && (has(request.subResource) ? request.subResource : "") == "${sub}"`,
+        ),
+        `${r}/${sub}`,
+      );
   });
 
   it("checks RoleBindings of CI identities only, so the access layer may bind the OIDC group", () => {
-    const rbac = result.byType(T.vap).find((p) => p.name.endsWith("-rbac"))!;
-    assert.deepEqual(rbac.inputs.spec.matchConditions, [
-      { name: "ci-requester", expression: CI_REQUESTER },
-    ]);
+    assert.ok(cls("rbac").guard.endsWith(` && (${CI_REQUESTER})`), cls("rbac").guard);
   });
 
   it("keeps the namespace's cluster CA and foreign volumes out of the CI identity's reach", () => {
-    const id = result.byType(T.vap).find((p) => p.name.endsWith("-identities"))!;
-    const ca = id.inputs.spec.validations.find((v: any) => /identities\.clusterCA/.test(v.message));
+    const ca = cls("identities").validations.find((v) => /identities\.clusterCA/.test(v.message!));
     assert.equal(
       ca?.expression,
       'request.resource.resource != "configmaps" || request.name != "kube-root-ca.crt"',
     );
-    const volumes = result.byType(T.vap).find((p) => p.name.endsWith("-volumes"))!;
-    assert.deepEqual(volumes.inputs.spec.matchConstraints.resourceRules[0].resources, [
-      "persistentvolumeclaims",
-    ]);
-    assert.match(volumes.inputs.spec.matchConditions[0].expression, /startsWith\('oidc:'\)/);
-    assert.match(volumes.inputs.spec.validations[0].expression, /oldObject\.spec\.volumeName/);
+    const volumes = cls("volumes");
+    assert.match(volumes.guard, /request.resource.resource == "persistentvolumeclaims"/);
+    assert.match(volumes.guard, /startsWith\('oidc:'\)/);
+    assert.match(volumes.validations[0].expression, /oldObject\.spec\.volumeName/);
   });
 
   it("bounds object counts and closes node ports and load balancers unless allowed", () => {

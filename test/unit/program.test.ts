@@ -73,8 +73,8 @@ describe("the program in mode all", () => {
       [T.limits]: 1,
       [T.netpol]: 3, // ingress + egress isolation, Tiller's egress to the API server
       [T.endpointSlice]: 1, // read: default/kubernetes, the API server as pods reach it
-      [T.vap]: 9, // services, ingress, workloads, disruption, rbac, identities, volumes, access, gateway
-      [T.vapBinding]: 9,
+      [T.vap]: 1, // every class merged: policy/admissionPolicies/merged.ts
+      [T.vapBinding]: 1,
       [T.random]: 1,
       [T.sa]: 2, // deployer + tiller
       [T.role]: 2,
