@@ -1,6 +1,7 @@
 // Child processes for the bench: run a command, time it, never echo its output (a preview or a
 // kubeconfig-bearing command could print a credential); output is kept for error messages only.
 import { spawn } from "node:child_process";
+import * as fs from "node:fs";
 
 export interface Result {
   readonly code: number;
@@ -55,4 +56,59 @@ export async function timed<T>(fn: () => Promise<T>): Promise<{ seconds: number;
   const t0 = process.hrtime.bigint();
   const value = await fn();
   return { seconds: Number(process.hrtime.bigint() - t0) / 1e9, value };
+}
+
+/** This process's descendants (pids), from /proc. */
+function descendants(root: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const entry of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, "utf8");
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const out: number[] = [];
+  const walk = (p: number) => {
+    for (const c of children.get(p) ?? []) {
+      out.push(c);
+      walk(c);
+    }
+  };
+  walk(root);
+  return out;
+}
+
+/** Resident memory of a process in bytes (0 when it is gone). */
+function rssOf(pid: number): number {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"));
+    return m ? Number(m[1]) * 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * Time an async function and sample the resident memory of this process's descendants (the pulumi
+ * CLI, its language host and plugins) every 250 ms: the peak of their sum, in bytes.
+ */
+export async function timedWithPeakMemory<T>(
+  fn: () => Promise<T>,
+): Promise<{ seconds: number; value: T; peakBytes: number }> {
+  let peakBytes = 0;
+  const sample = () => {
+    const sum = descendants(process.pid).reduce((a, p) => a + rssOf(p), 0);
+    if (sum > peakBytes) peakBytes = sum;
+  };
+  const timer = setInterval(sample, 250);
+  try {
+    const r = await timed(fn);
+    return { ...r, peakBytes };
+  } finally {
+    clearInterval(timer);
+  }
 }

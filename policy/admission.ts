@@ -1,7 +1,8 @@
 // Admission guardrails as pure data: the ValidatingAdmissionPolicies that close what RBAC cannot
-// (fields of objects the deployer legitimately manages). One set of policies per stage, with the
-// stage's allowances inlined into the CEL, so what is enforced is visible in every diff and no
-// parameter object exists that anyone could edit apart from the policy itself.
+// (fields of objects the deployer legitimately manages). One policy class per concern, merged into
+// one policy per stage (admissionPolicies/merged.ts), with the stage's allowances inlined into the
+// CEL, so what is enforced is visible in every diff and no parameter object exists that anyone
+// could edit apart from the policy itself.
 
 /** The stage settings the policies depend on (a subset of `guardrails`). */
 export interface AdmissionSettings {
@@ -267,7 +268,7 @@ export interface ResourceRule {
 }
 /** One policy, as the API objects need it (the component adds names, labels and the binding). */
 export interface AdmissionPolicy {
-  /** Short class name: the policy is `scoped-cd-<namespace>-<class>`. */
+  /** Short class name; the merged stage policy is `scoped-cd-<namespace>-guardrails`. */
   readonly class: string;
   readonly resourceRules: ResourceRule[];
   readonly matchConditions?: { name: string; expression: string }[];

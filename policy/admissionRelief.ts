@@ -14,7 +14,7 @@ export interface Relief {
   readonly source: RefusalSource;
   /** The rule that refused: `services.type`, `quota services.nodeports`, `rbac`, … */
   readonly rule: string;
-  /** The policy that refused (`scoped-cd-<namespace>-<class>`), when a policy did. */
+  /** The policy that refused (`scoped-cd-<namespace>-guardrails`), when a policy did. */
   readonly policy?: string;
   /** The config key that would allow it, or null when no setting does. */
   readonly configKey: string | null;
