@@ -539,15 +539,12 @@ async function benchAccess(
           const exported = await s.stack.exportStack();
           sample[`${v.key}.stateKiBPerStage`] =
             Buffer.byteLength(JSON.stringify(exported)) / 1024 / n;
-          let rotationLine = "";
-          {
-            // A rotation of every stage at once: a new deployer identity and credential each.
-            s.setConfig(accessConfig(n, `ba-${id}`, "bench-2"));
-            const rot = await timedWithPeakMemory(() => s.stack.up({ color: "never" }));
-            sample[`${v.key}.rotation`] = rot.seconds;
-            const c = rot.value.summary.resourceChanges ?? {};
-            rotationLine = `; rotation of every stage ${fmt(rot.seconds)} (${c.replace ?? 0} replaced, ${c.create ?? 0} created, ${c.delete ?? 0} deleted)`;
-          }
+          // A rotation of every stage at once: a new deployer identity and credential each.
+          s.setConfig(accessConfig(n, `ba-${id}`, "bench-2"));
+          const rot = await timedWithPeakMemory(() => s.stack.up({ color: "never" }));
+          sample[`${v.key}.rotation`] = rot.seconds;
+          const c = rot.value.summary.resourceChanges ?? {};
+          const rotationLine = `; rotation of every stage ${fmt(rot.seconds)} (${c.replace ?? 0} replaced, ${c.create ?? 0} created, ${c.delete ?? 0} deleted)`;
           restoreEnv();
           const objects = declaredObjects((await s.stack.exportStack()) as never);
           const own = path.join(BENCH_DIR, `objects-${n}.json`);
