@@ -13,7 +13,7 @@ fi
 # .local/e2e-file-times, printed below), so that no long file starts last and runs alone at the
 # end. Every other file follows in name order; a file missing from this list still runs.
 LONGEST_FIRST=(faults/faults revocation delivery stacks credentials-oidc node-delivery postgres
-  security guardrails tiller drift-report node-network scale/scale credentials registry cli smoke
+  security guardrails tiller migration drift-report node-network scale/scale credentials registry cli smoke
   attacks credentials-external credentials-legacy)
 files=()
 for name in "${LONGEST_FIRST[@]}"; do

@@ -54,11 +54,15 @@ describe("migration: a stack of the nine-policy layout upgraded to the merged po
   let t: TestStack;
   let admin: Awaited<ReturnType<typeof adminClients>>;
 
-  /** Point the stack's work dir at a program build. */
+  /**
+   * Put a program build into the stack's work dir. A copy, not a link: the program resolves chart
+   * paths from its own real location, which must be the same for both builds (as it is for a user
+   * whose project directory stays where it is).
+   */
   const useBuild = (bin: string) => {
-    const link = path.join(t.workDir, "bin");
-    fs.rmSync(link, { force: true });
-    fs.symlinkSync(bin, link);
+    const dest = path.join(t.workDir, "bin");
+    fs.rmSync(dest, { recursive: true, force: true });
+    fs.cpSync(bin, dest, { recursive: true });
   };
   const uids = async () => ({
     namespace: (await admin.core.readNamespace({ name: ns })).metadata?.uid,
