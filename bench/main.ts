@@ -521,35 +521,31 @@ async function benchAccess(
           s.setConfig(accessConfig(n, `ba-${id}`));
           const saved = { ...process.env };
           Object.assign(process.env, v.env);
-          const restoreEnv = () => {
+          let rotationLine: string;
+          try {
+            const up = await timedWithPeakMemory(() => s.stack.up({ color: "never" }));
+            sample[v.key] = up.seconds;
+            sample[`${v.key}.peakMiB`] = up.peakBytes / MIB;
+            sample.resources = up.value.summary.resourceChanges?.create ?? 0;
+            const exported = await s.stack.exportStack();
+            sample[`${v.key}.stateKiBPerStage`] =
+              Buffer.byteLength(JSON.stringify(exported)) / 1024 / n;
+            // A rotation of every stage at once: a new deployer identity and credential each.
+            s.setConfig(accessConfig(n, `ba-${id}`, "bench-2"));
+            const rot = await timedWithPeakMemory(() => s.stack.up({ color: "never" }));
+            sample[`${v.key}.rotation`] = rot.seconds;
+            const c = rot.value.summary.resourceChanges ?? {};
+            rotationLine = `; rotation of every stage ${fmt(rot.seconds)} (${c.replace ?? 0} replaced, ${c.create ?? 0} created, ${c.delete ?? 0} deleted)`;
+          } finally {
             for (const k of Object.keys(v.env)) {
               if (saved[k] === undefined) delete process.env[k];
               else process.env[k] = saved[k];
             }
-          };
-          const up = await timedWithPeakMemory(() => s.stack.up({ color: "never" })).catch(
-            (err) => {
-              restoreEnv();
-              throw err;
-            },
-          );
-          sample[v.key] = up.seconds;
-          sample[`${v.key}.peakMiB`] = up.peakBytes / MIB;
-          sample.resources = up.value.summary.resourceChanges?.create ?? 0;
-          const exported = await s.stack.exportStack();
-          sample[`${v.key}.stateKiBPerStage`] =
-            Buffer.byteLength(JSON.stringify(exported)) / 1024 / n;
-          // A rotation of every stage at once: a new deployer identity and credential each.
-          s.setConfig(accessConfig(n, `ba-${id}`, "bench-2"));
-          const rot = await timedWithPeakMemory(() => s.stack.up({ color: "never" }));
-          sample[`${v.key}.rotation`] = rot.seconds;
-          const c = rot.value.summary.resourceChanges ?? {};
-          const rotationLine = `; rotation of every stage ${fmt(rot.seconds)} (${c.replace ?? 0} replaced, ${c.create ?? 0} created, ${c.delete ?? 0} deleted)`;
-          restoreEnv();
+          }
           const objects = declaredObjects((await s.stack.exportStack()) as never);
           const own = path.join(BENCH_DIR, `objects-${n}.json`);
           fs.writeFileSync(own, JSON.stringify({ apiVersion: "v1", kind: "List", items: objects }));
-          let line = `    ${n} stages, ${v.label}: ${fmt(up.seconds)} (${sample.resources} resources, peak ${Math.round(up.peakBytes / MIB)} MiB, state ${sample[`${v.key}.stateKiBPerStage`].toFixed(1)} KiB/stage)${rotationLine}`;
+          let line = `    ${n} stages, ${v.label}: ${fmt(sample[v.key])} (${sample.resources} resources, peak ${Math.round(sample[`${v.key}.peakMiB`])} MiB, state ${sample[`${v.key}.stateKiBPerStage`].toFixed(1)} KiB/stage)${rotationLine}`;
           if (Number.isNaN(sample.floor)) {
             // The floor: the same objects, namespaces renamed, in one server-side apply.
             const floorFile = path.join(BENCH_DIR, `floor-${n}.json`);

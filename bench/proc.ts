@@ -2,6 +2,7 @@
 // kubeconfig-bearing command could print a credential); output is kept for error messages only.
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
+import { processTree } from "../test/e2e/support";
 
 export interface Result {
   readonly code: number;
@@ -58,30 +59,6 @@ export async function timed<T>(fn: () => Promise<T>): Promise<{ seconds: number;
   return { seconds: Number(process.hrtime.bigint() - t0) / 1e9, value };
 }
 
-/** This process's descendants (pids), from /proc. */
-function descendants(root: number): number[] {
-  const children = new Map<number, number[]>();
-  for (const entry of fs.readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${entry}/stat`, "utf8");
-      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-      children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
-    } catch {
-      // gone meanwhile
-    }
-  }
-  const out: number[] = [];
-  const walk = (p: number) => {
-    for (const c of children.get(p) ?? []) {
-      out.push(c);
-      walk(c);
-    }
-  };
-  walk(root);
-  return out;
-}
-
 /** Resident memory of a process in bytes (0 when it is gone). */
 function rssOf(pid: number): number {
   try {
@@ -101,7 +78,10 @@ export async function timedWithPeakMemory<T>(
 ): Promise<{ seconds: number; value: T; peakBytes: number }> {
   let peakBytes = 0;
   const sample = () => {
-    const sum = descendants(process.pid).reduce((a, p) => a + rssOf(p), 0);
+    // processTree lists the root first: this process's own memory is not the tools'.
+    const sum = processTree(process.pid)
+      .slice(1)
+      .reduce((a, p) => a + rssOf(p), 0);
     if (sum > peakBytes) peakBytes = sum;
   };
   const timer = setInterval(sample, 250);

@@ -76,14 +76,11 @@ describe("migration: a stack of the nine-policy layout upgraded to the merged po
       .sort(),
   });
   const policiesOf = async (
-    kind: "validatingadmissionpolicies" | "validatingadmissionpolicybindings",
+    kind: "ValidatingAdmissionPolicy" | "ValidatingAdmissionPolicyBinding",
   ) => {
-    const list = (await admin.objects.list(
-      "admissionregistration.k8s.io/v1",
-      kind === "validatingadmissionpolicies"
-        ? "ValidatingAdmissionPolicy"
-        : "ValidatingAdmissionPolicyBinding",
-    )) as { items: { metadata?: { name?: string } }[] };
+    const list = (await admin.objects.list("admissionregistration.k8s.io/v1", kind)) as {
+      items: { metadata?: { name?: string } }[];
+    };
     return list.items
       .map((p) => p.metadata?.name ?? "")
       .filter((n) => n.startsWith(`scoped-cd-${ns}-`))
@@ -120,7 +117,7 @@ describe("migration: a stack of the nine-policy layout upgraded to the merged po
 
   it("upgrades in place: nothing replaced, namespace, identity and release kept, no gap in enforcement", async () => {
     assert.deepEqual(
-      await policiesOf("validatingadmissionpolicybindings"),
+      await policiesOf("ValidatingAdmissionPolicyBinding"),
       CLASSES.map((c) => policyName(ns, c)).sort(),
       "the previous layout's nine bindings",
     );
@@ -158,10 +155,8 @@ describe("migration: a stack of the nine-policy layout upgraded to the merged po
     assert.ok(newBinding >= 0 && firstDelete > newBinding, JSON.stringify(finished));
 
     assert.deepEqual(await uids(), before, "namespace, deployer identity and release revisions");
-    assert.deepEqual(await policiesOf("validatingadmissionpolicies"), [
-      policyName(ns, MERGED_CLASS),
-    ]);
-    assert.deepEqual(await policiesOf("validatingadmissionpolicybindings"), [
+    assert.deepEqual(await policiesOf("ValidatingAdmissionPolicy"), [policyName(ns, MERGED_CLASS)]);
+    assert.deepEqual(await policiesOf("ValidatingAdmissionPolicyBinding"), [
       policyName(ns, MERGED_CLASS),
     ]);
     await t.stack.preview({ expectNoChanges: true, onOutput: collect(t) });
