@@ -12,16 +12,7 @@ import { LocalWorkspace, Stack, UpResult } from "@pulumi/pulumi/automation";
 import { CliError, commandFailure } from "../errors";
 import { auditCommand, auditSelectorOf, ReviewedUser } from "../../policy/audit";
 import { describeBackendFailure, maskBackendSecrets, passwordInUrlWarning } from "../lib/backend";
-import { backendLocks, removeLock } from "../lib/backendLocks";
-import {
-  currentScope,
-  provenDead,
-  pulumiHome,
-  readWitness,
-  removeWitness,
-  witnessFile,
-  witnessWhileRunning,
-} from "../lib/lockWitness";
+import { clearDeadLocks, LockWitnessFile, withLockWitness } from "../lib/deadLocks";
 import { EXIT_OK, ExitCode } from "../exitCodes";
 import { Io, OutputFormat, writeJson } from "../io";
 import {
@@ -35,7 +26,6 @@ import {
   describeLocks,
   describePendingCreates,
   encodeHelmRelease,
-  lockAge,
   locksOfRefusal,
   markedFailed,
   newestRevision,
@@ -295,47 +285,9 @@ async function recoverInterrupted(
   target: DeliveryTarget,
   kc: KubeConfig | undefined,
   io: Io,
-): Promise<{ file: string; project: string } | undefined> {
+): Promise<LockWitnessFile | undefined> {
   const started = new Date();
-  const url = process.env.PULUMI_BACKEND_URL ?? (await stack.workspace.whoAmI()).url;
-  const project = (await stack.workspace.projectSettings()).name;
-  // File and PostgreSQL backends: read the locks first, so the refusal names the holder and its
-  // age, and a Helm revision left pending can be repaired (no one else is working on the stack).
-  let locks;
-  try {
-    locks = await backendLocks(url, project, args.stack);
-  } catch (err) {
-    const why = err instanceof Error ? err.message : String(err);
-    throw new CliError(
-      `${describeBackendFailure(`failed to ping PostgreSQL: ${why}`, url, args.stack) ?? why} Nothing was changed.`,
-    );
-  }
-  const witness = witnessFile(pulumiHome(), url ?? "", project, args.stack);
-  if (locks && locks.length > 0) {
-    // Cleared only when every lock's holder is proven dead (lockWitness.ts); else refused.
-    const here = currentScope();
-    const seen = readWitness(witness);
-    const reasons = locks.map((l) => provenDead(l, seen, here));
-    if (reasons.some((r) => r === undefined)) {
-      throw new CliError(describeLocks(args.stack, args.workDir, locks));
-    }
-    for (const [i, lock] of locks.entries()) {
-      try {
-        await removeLock(url!, lock);
-      } catch (err) {
-        const why = err instanceof Error ? err.message : String(err);
-        throw new CliError(
-          `${describeBackendFailure(`failed to ping PostgreSQL: ${why}`, url, args.stack) ?? why} Nothing was changed.`,
-        );
-      }
-      const age = lockAge(lock.timestamp);
-      io.stderr(
-        `== ${args.stack}: cleared the lock of pid ${lock.pid} on ${lock.hostname}${lock.username ? ` (user ${lock.username})` : ""} since ${lock.timestamp}${age ? ` (held ${age})` : ""}: ${reasons[i]}\n`,
-      );
-    }
-  }
-  // No lock left: a witness of an earlier run is stale (its run ended, or its lock was cleared).
-  if (locks) removeWitness(witness);
+  const witness = await clearDeadLocks(stack, args.stack, args.workDir, io);
   const pending = pendingOperationsOf(await stack.exportStack());
   const creates = pending.filter((p) => p.type === "creating" || p.type === "importing");
   if (creates.length > 0) {
@@ -348,8 +300,8 @@ async function recoverInterrupted(
   }
   // Helm storage is read with the scoped kubeconfig; without the file (accessStack) there is none
   // here, and a stuck release shows as Helm's "another operation is in progress" (explained below).
-  if (kc && locks) await repairStuckReleases(kc, target, args, started, io);
-  return locks ? { file: witness, project } : undefined;
+  if (kc && witness) await repairStuckReleases(kc, target, args, started, io);
+  return witness;
 }
 
 /** The failed up, explained when the cause is known: a credential, the server, a lock, Helm. */
@@ -421,16 +373,10 @@ export async function runDeploy(args: DeployArgs, io: Io): Promise<ExitCode> {
   const progress = (text: string) => out(maskBackendSecrets(text));
   // The witness of this up's `pulumi` process: what lets a later deploy prove the lock it leaves
   // (killed, backend down) dead and clear it. Kept when the up fails, removed when it succeeds.
-  const up = async (configFile?: string) => {
-    const stop = witness
-      ? witnessWhileRunning(witness.file, witness.project, args.stack)
-      : undefined;
-    try {
-      return await stack.up({ diff: true, color: "never", configFile, onOutput: progress });
-    } finally {
-      stop?.();
-    }
-  };
+  const up = (configFile?: string) =>
+    withLockWitness(witness, args.stack, () =>
+      stack.up({ diff: true, color: "never", configFile, onOutput: progress }),
+    );
   let result: UpResult;
   const upStarted = new Date();
   try {
@@ -446,7 +392,6 @@ export async function runDeploy(args: DeployArgs, io: Io): Promise<ExitCode> {
     const pods = kc ? await podsNotReady(kc, target, upStarted) : "";
     throw new CliError(pods ? `${failure}\n${pods}` : failure);
   }
-  if (witness) removeWitness(witness.file);
   if (args.output === "json") writeJson(io, deployJson(args.stack, result, identity));
   else
     io.stdout(`\n${renderStagesTable(stagesOf(result.outputs))}\n${auditHint(identity, target)}`);

@@ -10,6 +10,7 @@ import { OUTPUT_NAMES } from "../../components/outputs";
 import { CliError, commandFailure } from "../errors";
 import { EXIT_DECLINED, EXIT_OK, ExitCode } from "../exitCodes";
 import { Io } from "../io";
+import { upAccessStack } from "../lib/accessUp";
 import { writePrivateFile } from "../lib/privateFile";
 import { stackMode } from "../lib/stages";
 import { outOption, stackOption, stageOption, workDirOption, yesOption } from "../options";
@@ -98,7 +99,12 @@ async function deployAccessStack(stack: Stack, args: HandoffArgs, io: Io): Promi
       if (!(await confirm(`Deploy ${args.stack}? [y/N] `))) return false;
     }
     io.stderr(`== pulumi up ${args.stack} (admin kubeconfig: ${admin})\n`);
-    await stack.up({ diff: true, color: "never", onOutput: io.stderr });
+    await upAccessStack(stack, {
+      stackName: args.stack,
+      workDir: args.workDir,
+      io,
+      onOutput: io.stderr,
+    });
     return true;
   } catch (err) {
     if (err instanceof CliError) throw err;

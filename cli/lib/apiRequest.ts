@@ -13,6 +13,8 @@ export interface ApiReply {
   readonly status: number;
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the API server's JSON (discovery, Status, review) is untyped here
   readonly body: any;
+  /** The API server's clock (its `Date` header), when it sent one. */
+  readonly date?: Date;
 }
 
 export async function apiRequest(
@@ -21,10 +23,11 @@ export async function apiRequest(
   path: string,
   body?: unknown,
   contentType = "application/json",
+  accept = "application/json",
 ): Promise<ApiReply> {
   const options: https.RequestOptions = {
     method,
-    headers: { Accept: "application/json", ...(body ? { "Content-Type": contentType } : {}) },
+    headers: { Accept: accept, ...(body ? { "Content-Type": contentType } : {}) },
   };
   await kc.applyToHTTPSOptions(options);
   const server = kc.getCurrentCluster()?.server;
@@ -42,7 +45,8 @@ export async function apiRequest(
         } catch {
           // not JSON: keep the text as the message
         }
-        resolve({ status: res.statusCode ?? 0, body: parsed });
+        const date = res.headers.date ? new Date(res.headers.date) : undefined;
+        resolve({ status: res.statusCode ?? 0, body: parsed, date });
       });
     });
     req.on("timeout", () => req.destroy(new Error(`${method} ${path}: timed out after 30s`)));

@@ -1,0 +1,138 @@
+// The `up` of an access stack as the product runs it (`scoped-cd handoff`; the bench measures the
+// same function):
+//
+// - the engine checkpoints once, at the end (PULUMI_SKIP_CHECKPOINTS): the file and PostgreSQL
+//   backends rewrite the whole state after every step otherwise, which makes an `up` grow with
+//   the square of the stages (docs/performance.md). The end is reached on success and on failure
+//   alike (the engine's snapshot manager saves when it closes); only a run killed outright
+//   (SIGKILL, the machine lost) records nothing;
+// - so what such a lost run created is made safe here: every object of an access stack has a fixed
+//   name the rerun adopts, except the identities (a rotation suffix, a minting time in the name),
+//   and those the state does not know are removed after the `up`, whether it succeeded or failed
+//   (accessLeftovers.ts; docs/security.md "An interrupted access up leaves no credential behind");
+// - a lock the lost run left is cleared when this agent's witness proves its holder dead, as
+//   deploy does (deadLocks.ts).
+/* eslint-disable @typescript-eslint/no-explicit-any -- the stack's config values are JSON */
+import type { Stack, UpResult } from "@pulumi/pulumi/automation";
+import { CliError, commandFailure } from "../errors";
+import { Io } from "../io";
+import { refKey } from "../../policy/leftovers";
+import { removeLeftoverIdentities, serverClock, stateIdentities } from "./accessLeftovers";
+import { clearDeadLocks, withLockWitness } from "./deadLocks";
+
+type ClientNode = typeof import("@kubernetes/client-node", {
+  with: { "resolution-mode": "import" },
+});
+type KubeConfig = InstanceType<ClientNode["KubeConfig"]>;
+
+/** The engine setting this `up` runs with (the Automation API passes it to the CLI it starts). */
+export const ACCESS_UP_ENV = { PULUMI_SKIP_CHECKPOINTS: "true" } as const;
+
+interface AccessConfig {
+  readonly context?: string;
+  readonly namespaces: string[];
+}
+
+/** The admin context and the stages' namespaces from the stack's config. */
+async function accessConfig(stack: Stack): Promise<AccessConfig> {
+  const config = await stack.getAllConfig();
+  const json = (key: string): any => {
+    const value = config[key]?.value;
+    if (value === undefined) return undefined;
+    try {
+      return JSON.parse(value);
+    } catch {
+      return undefined;
+    }
+  };
+  const cluster = json("scoped-cd:cluster") ?? {};
+  const stages = json("scoped-cd:stages") ?? {};
+  return {
+    context: typeof cluster.context === "string" ? cluster.context : undefined,
+    namespaces: Object.values(stages)
+      .map((s: any) => s?.namespace)
+      .filter((n): n is string => typeof n === "string"),
+  };
+}
+
+/** The admin kubeconfig as kubectl loads it (KUBECONFIG or ~/.kube/config), at `context`. */
+async function adminKubeconfig(context: string | undefined): Promise<KubeConfig> {
+  const { KubeConfig } = await import("@kubernetes/client-node");
+  const kc = new KubeConfig();
+  kc.loadFromDefault();
+  if (context) kc.setCurrentContext(context);
+  return kc;
+}
+
+export interface AccessUpOptions {
+  readonly stackName: string;
+  readonly workDir: string;
+  readonly io: Io;
+  /** The engine's output (progress, diff). */
+  readonly onOutput?: (text: string) => void;
+}
+
+/** `pulumi up` of an access stack, then the sweep of what a lost earlier run left. */
+export async function upAccessStack(stack: Stack, opts: AccessUpOptions): Promise<UpResult> {
+  const { stackName, io } = opts;
+  const witness = await clearDeadLocks(stack, stackName, opts.workDir, io);
+  const config = await accessConfig(stack);
+  const kc = await adminKubeconfig(config.context);
+  let started: Date;
+  try {
+    started = await serverClock(kc);
+  } catch (err) {
+    throw new CliError(
+      `the admin kubeconfig's API server did not answer (${err instanceof Error ? err.message : String(err)}); nothing was changed`,
+    );
+  }
+  const env = stack.workspace.envVars;
+  const saved = Object.fromEntries(Object.keys(ACCESS_UP_ENV).map((k) => [k, env[k]]));
+  Object.assign(env, ACCESS_UP_ENV);
+  let result: UpResult | undefined;
+  let failure: unknown;
+  try {
+    result = await withLockWitness(witness, stackName, () =>
+      stack.up({ diff: true, color: "never", onOutput: opts.onOutput }),
+    );
+  } catch (err) {
+    failure = err;
+  } finally {
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete env[k];
+      else env[k] = v;
+    }
+  }
+  // An up refused for a lock never ran: another one may be running, whose new identities its
+  // state does not hold yet. Anything else wrote the state (success or failure) and is swept.
+  const lockRefused =
+    failure !== undefined &&
+    /currently locked by \d+ lock|Another update is currently in progress/i.test(
+      commandFailure(failure),
+    );
+  if (!lockRefused) {
+    try {
+      const state = stateIdentities(await stack.exportStack(), config.namespaces);
+      const removed = await removeLeftoverIdentities(kc, state, started, (line) =>
+        io.stderr(`== ${stackName}: ${line}\n`),
+      );
+      if (removed.length > 0) {
+        io.stderr(
+          `== ${stackName}: ${removed.length} identit${removed.length === 1 ? "y" : "ies"} of an interrupted up removed (${removed.map(refKey).join(", ")})\n`,
+        );
+      }
+    } catch (err) {
+      const why = err instanceof Error ? err.message : String(err);
+      const sweep = `the identities an interrupted up may have left could not all be removed: ${why}. Rerun the handoff; until then \`scoped-cd verify\` shows them.`;
+      if (failure === undefined) throw new CliError(sweep);
+      throw new CliError(
+        `pulumi up of stack ${stackName} failed:\n${commandFailure(failure)}\n${sweep}`,
+      );
+    }
+  }
+  if (failure !== undefined) {
+    if (failure instanceof CliError) throw failure;
+    throw new CliError(`pulumi up of stack ${stackName} failed:\n${commandFailure(failure)}`);
+  }
+  return result!;
+}
