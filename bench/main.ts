@@ -8,6 +8,9 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { Command } from "commander";
+import type { UpResult } from "@pulumi/pulumi/automation";
+import type { Io } from "../cli/io";
+import { upAccessStack } from "../cli/lib/accessUp";
 import { benchBackend } from "./backend";
 import { renderScalingPng, ScalingPoint } from "./plot";
 import { benchFixedCosts } from "./fixedCosts";
@@ -35,7 +38,8 @@ interface Options {
   stages: number[];
   only: Group[];
   results: string;
-  skipCheckpoints: boolean;
+  /** Also the engine's default checkpointing (the access up before issue 20). */
+  checkpointed: boolean;
   /** The largest stage count the default (checkpointed) `up` runs at. */
   checkpointedMax: number;
 }
@@ -486,19 +490,32 @@ function accessConfig(stages: number, prefix: string, rotation = "bench-1") {
 async function benchAccess(
   opts: Options,
 ): Promise<{ rows: Row[]; points: ScalingPoint[]; fit: ReturnType<typeof fitLine> }> {
-  const variants: { key: string; label: string; env: Record<string, string> }[] = [
-    { key: "up", label: "scoped-cd access up", env: {} },
+  // As shipped: the `up` of `scoped-cd handoff` (one checkpoint at the end, then the sweep of a
+  // lost run's identities). Before: the engine's default, a checkpoint after every step.
+  const quiet: Io = { stdout: () => undefined, stderr: () => undefined };
+  const variants: {
+    key: string;
+    label: string;
+    up: (s: BenchStack) => Promise<UpResult>;
+  }[] = [
+    {
+      key: "up",
+      label: "scoped-cd access up (handoff)",
+      up: (s) => upAccessStack(s.stack, { stackName: s.name, workDir: WORK_DIR, io: quiet }),
+    },
   ];
-  if (opts.skipCheckpoints) {
+  if (opts.checkpointed) {
     variants.push({
-      key: "nockpt",
-      label: "access up, PULUMI_SKIP_CHECKPOINTS",
-      env: { PULUMI_SKIP_CHECKPOINTS: "true" },
+      key: "ckpt",
+      label: "access up, checkpoint after every step (before)",
+      up: (s) => s.stack.up({ color: "never" }),
     });
   }
   progress(
     `== access layer: up of an access stack with ${opts.stages.join(", ")} stages (no releases) vs kubectl apply --server-side` +
-      (opts.skipCheckpoints ? "; also with PULUMI_SKIP_CHECKPOINTS=true" : ""),
+      (opts.checkpointed
+        ? `; also the engine's default checkpointing, up to ${opts.checkpointedMax} stages`
+        : ""),
   );
   const kube = (...args: string[]) =>
     run("kubectl", ["--kubeconfig", admin(), ...args], { timeoutSeconds: 20 * 60 });
@@ -512,36 +529,26 @@ async function benchAccess(
       for (const n of opts.stages) {
         const sample = { floor: NaN, resources: 0 } as Sample;
         for (const v of variants) {
-          if (v.key === "up" && n > opts.checkpointedMax) {
-            sample.up = NaN;
+          if (v.key === "ckpt" && n > opts.checkpointedMax) {
+            sample.ckpt = NaN;
             continue;
           }
           const id = tag();
           const s = await benchStack(`bench-scale-${n}-${v.key}-${id}`);
           s.setConfig(accessConfig(n, `ba-${id}`));
-          const saved = { ...process.env };
-          Object.assign(process.env, v.env);
-          let rotationLine: string;
-          try {
-            const up = await timedWithPeakMemory(() => s.stack.up({ color: "never" }));
-            sample[v.key] = up.seconds;
-            sample[`${v.key}.peakMiB`] = up.peakBytes / MIB;
-            sample.resources = up.value.summary.resourceChanges?.create ?? 0;
-            const exported = await s.stack.exportStack();
-            sample[`${v.key}.stateKiBPerStage`] =
-              Buffer.byteLength(JSON.stringify(exported)) / 1024 / n;
-            // A rotation of every stage at once: a new deployer identity and credential each.
-            s.setConfig(accessConfig(n, `ba-${id}`, "bench-2"));
-            const rot = await timedWithPeakMemory(() => s.stack.up({ color: "never" }));
-            sample[`${v.key}.rotation`] = rot.seconds;
-            const c = rot.value.summary.resourceChanges ?? {};
-            rotationLine = `; rotation of every stage ${fmt(rot.seconds)} (${c.replace ?? 0} replaced, ${c.create ?? 0} created, ${c.delete ?? 0} deleted)`;
-          } finally {
-            for (const k of Object.keys(v.env)) {
-              if (saved[k] === undefined) delete process.env[k];
-              else process.env[k] = saved[k];
-            }
-          }
+          const up = await timedWithPeakMemory(() => v.up(s));
+          sample[v.key] = up.seconds;
+          sample[`${v.key}.peakMiB`] = up.peakBytes / MIB;
+          sample.resources = up.value.summary.resourceChanges?.create ?? 0;
+          const exported = await s.stack.exportStack();
+          sample[`${v.key}.stateKiBPerStage`] =
+            Buffer.byteLength(JSON.stringify(exported)) / 1024 / n;
+          // A rotation of every stage at once: a new deployer identity and credential each.
+          s.setConfig(accessConfig(n, `ba-${id}`, "bench-2"));
+          const rot = await timedWithPeakMemory(() => v.up(s));
+          sample[`${v.key}.rotation`] = rot.seconds;
+          const c = rot.value.summary.resourceChanges ?? {};
+          const rotationLine = `; rotation of every stage ${fmt(rot.seconds)} (${c.replace ?? 0} replaced, ${c.create ?? 0} created, ${c.delete ?? 0} deleted)`;
           const objects = declaredObjects((await s.stack.exportStack()) as never);
           const own = path.join(BENCH_DIR, `objects-${n}.json`);
           fs.writeFileSync(own, JSON.stringify({ apiVersion: "v1", kind: "List", items: objects }));
@@ -609,17 +616,17 @@ async function benchAccess(
         unit: "x",
       },
     );
-    if (opts.skipCheckpoints) {
-      const nockpt = measured.map((m) => m[n].nockpt);
+    if (opts.checkpointed && n <= opts.checkpointedMax) {
+      const ckpt = measured.map((m) => m[n].ckpt);
       rows.push(
-        { name: `access up, ${n} stages, PULUMI_SKIP_CHECKPOINTS`, values: nockpt },
-        { name: `ratio that / kubectl, ${n} stages`, values: ratios(nockpt, floor), unit: "x" },
+        { name: `access up, ${n} stages, checkpoint after every step (before)`, values: ckpt },
+        { name: `ratio that / kubectl, ${n} stages`, values: ratios(ckpt, floor), unit: "x" },
       );
     }
     for (const v of variants) {
       const of = (k: string) => measured.map((m) => m[n][`${v.key}.${k}`]);
       if (!of("rotation").some(Number.isFinite)) continue;
-      const which = v.key === "up" ? "" : ", PULUMI_SKIP_CHECKPOINTS";
+      const which = v.key === "up" ? "" : ", checkpoint after every step (before)";
       rows.push(
         { name: `rotation of every stage, ${n} stages${which}`, values: of("rotation") },
         { name: `peak memory of the up, ${n} stages${which}`, values: of("peakMiB"), unit: "MiB" },
@@ -645,8 +652,13 @@ async function benchAccess(
     note: `intercept ${f.intercept.toFixed(1)} s, r² ${f.r2.toFixed(3)}`,
   });
   rows.push(fitRow("access up: fitted slope (least squares, all runs)", fit));
-  if (opts.skipCheckpoints) {
-    rows.push(fitRow("access up, PULUMI_SKIP_CHECKPOINTS: fitted slope", fitOf(variants[1].label)));
+  if (opts.checkpointed) {
+    rows.push(
+      fitRow(
+        "access up, checkpoint after every step (before): fitted slope",
+        fitOf(variants[1].label),
+      ),
+    );
   }
   rows.push(fitRow("kubectl floor: fitted slope", fitOf("kubectl apply --server-side (floor)")));
   return { rows, points, fit };
@@ -761,7 +773,7 @@ async function main() {
     .option("--quick", "development: 1 run, no warm-up, stages 1,5")
     .option(
       "--checkpointed-max <n>",
-      "access: run the default (checkpointed) up only up to this many stages; it grows with the square of the stages (a 50-stage up takes about 10 min here), so the default stops at 10",
+      "access: run the engine's default up (a checkpoint after every step, the access up before issue 20) only up to this many stages; it grows with the square of the stages (a 50-stage up takes 5 to 10 min here), so the default stops at 10",
       (v) => {
         const n = Number(v);
         if (!Number.isInteger(n) || n < 1)
@@ -771,8 +783,8 @@ async function main() {
       10,
     )
     .option(
-      "--no-skip-checkpoints",
-      "access: leave out the second `up` with PULUMI_SKIP_CHECKPOINTS=true",
+      "--no-checkpointed",
+      "access: leave out the second `up`, with the engine's default checkpointing (before)",
     )
     .option("--results <dir>", "where to write the table, JSON and plot", RESULTS_DIR);
   program.parse();
@@ -783,7 +795,7 @@ async function main() {
     stages: o.quick ? [1, 5] : o.stages,
     only: o.only,
     results: o.results,
-    skipCheckpoints: o.skipCheckpoints,
+    checkpointed: o.checkpointed,
     checkpointedMax: o.checkpointedMax,
   };
   for (const g of opts.only) if (!GROUPS.includes(g)) throw new Error(`--only: unknown group ${g}`);
