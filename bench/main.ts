@@ -312,6 +312,17 @@ async function scriptedPreview(f: Fixture): Promise<number> {
   return dry.seconds + diff.seconds;
 }
 
+/**
+ * The same check without a server dry-run, as helm.v3.Release's preview does it: Helm reads the
+ * deployed release and renders the chart; nothing is sent to the API server's admission.
+ */
+async function scriptedClientPreview(f: Fixture): Promise<number> {
+  const dry = await helmUpgrade(f.scriptedKubeconfig, f.namespaces.sh, STAGE_VALUES, [
+    "--dry-run=client",
+  ]);
+  return dry.seconds;
+}
+
 async function benchDelivery(opts: Options): Promise<Row[]> {
   const f = await setupFixture();
   const d1 = f.delivery[0];
@@ -327,9 +338,49 @@ async function benchDelivery(opts: Options): Promise<Row[]> {
       if (changes.length)
         progress(`  warning: the preview found changes: ${JSON.stringify(changes)}`);
       const scripted = await scriptedPreview(f);
-      return { pulumi: p.seconds, scripted };
+      const client = await scriptedClientPreview(f);
+      return { pulumi: p.seconds, scripted, client };
     },
-    (v) => `preview ${fmt(v.pulumi)}, scripted ${fmt(v.scripted)}`,
+    (v) =>
+      `preview ${fmt(v.pulumi)}, scripted ${fmt(v.scripted)}, without server dry-run ${fmt(v.client)}`,
+  );
+
+  // The access stack (4 stages): its no-change preview (live reads and admin check included)
+  // against a server-side diff of the same declared objects with the admin kubeconfig.
+  progress("== access stack, no change: preview vs kubectl diff --server-side of its objects");
+  const accessObjects = path.join(BENCH_DIR, "access-objects.json");
+  fs.writeFileSync(
+    accessObjects,
+    JSON.stringify({
+      apiVersion: "v1",
+      kind: "List",
+      items: declaredObjects((await f.access.stack.exportStack()) as never),
+    }),
+  );
+  const accessPreview = await repeat(
+    "access no-change",
+    opts,
+    async () => {
+      const p = await timed(() => f.access.stack.preview({ color: "never" }));
+      const changes = Object.entries(p.value.changeSummary).filter(([k, n]) => k !== "same" && n);
+      if (changes.length)
+        progress(`  warning: the access preview found changes: ${JSON.stringify(changes)}`);
+      const diff = await run(
+        "kubectl",
+        [
+          "--kubeconfig",
+          admin(),
+          "diff",
+          "--server-side",
+          "--force-conflicts",
+          "-f",
+          accessObjects,
+        ],
+        { ok: [0, 1] },
+      );
+      return { pulumi: p.seconds, scripted: diff.seconds };
+    },
+    (v) => `preview ${fmt(v.pulumi)}, kubectl diff ${fmt(v.scripted)}`,
   );
 
   progress("== delivery, one values change: up vs helm upgrade --install --wait");
@@ -362,10 +413,32 @@ async function benchDelivery(opts: Options): Promise<Row[]> {
       values: ratios(col(preview, "pulumi"), col(preview, "scripted")),
       unit: "x",
     },
+    {
+      name: "delivery no change: helm --dry-run=client (no server dry-run, as the preview)",
+      values: col(preview, "client"),
+    },
+    {
+      name: "ratio preview / that (like for like: neither dry-runs on the server)",
+      values: ratios(col(preview, "pulumi"), col(preview, "client")),
+      unit: "x",
+    },
+    {
+      name: "access stack no change (4 stages): pulumi preview",
+      values: col(accessPreview, "pulumi"),
+    },
+    {
+      name: "access stack no change: kubectl diff --server-side of its objects",
+      values: col(accessPreview, "scripted"),
+    },
+    {
+      name: "ratio access preview / kubectl diff (target < 3x)",
+      values: ratios(col(accessPreview, "pulumi"), col(accessPreview, "scripted")),
+      unit: "x",
+    },
     { name: "delivery one change: pulumi up", values: col(change, "pulumi") },
     { name: "delivery one change: helm upgrade --install --wait", values: col(change, "scripted") },
     {
-      name: "ratio up / helm",
+      name: "ratio up / helm (target < 5x)",
       values: ratios(col(change, "pulumi"), col(change, "scripted")),
       unit: "x",
     },
