@@ -71,3 +71,26 @@ export function deletionOrder(objects: readonly ListedIdentityObject[]): ListedI
   const rank = (o: ObjectRef) => (o.kind === "ServiceAccount" ? 0 : 1);
   return [...objects].sort((a, b) => rank(a) - rank(b) || refKey(a).localeCompare(refKey(b)));
 }
+
+/**
+ * What `verify` reports in a stage namespace, knowing only the stage's current identities (its
+ * `stages` output or the credential's own name, not the state): an identity object of scoped-cd
+ * that belongs to none of them. A ServiceAccount is one of them by name; a Secret by its name's
+ * prefix (`<account>-token`, `<account>-cred-<time>`). Objects of a component whose current
+ * identity is unknown (undefined) are not judged.
+ */
+export function foreignIdentities(
+  listed: readonly ListedIdentityObject[],
+  current: Readonly<Partial<Record<(typeof IDENTITY_COMPONENTS)[number], string>>>,
+): ListedIdentityObject[] {
+  const known = Object.values(current).filter((n): n is string => typeof n === "string");
+  return listed.filter((o) => {
+    if (o.labels["app.kubernetes.io/managed-by"] !== "scoped-cd") return false;
+    const component = o.labels["app.kubernetes.io/component"];
+    if (!(IDENTITY_COMPONENTS as readonly string[]).includes(component)) return false;
+    if (current[component as (typeof IDENTITY_COMPONENTS)[number]] === undefined) return false;
+    return o.kind === "ServiceAccount"
+      ? !known.includes(o.name)
+      : !known.some((account) => o.name.startsWith(`${account}-`));
+  });
+}

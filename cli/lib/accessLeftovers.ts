@@ -77,11 +77,18 @@ export async function serverClock(kc: KubeConfig): Promise<Date> {
   return reply.date;
 }
 
-/** Every identity object of scoped-cd in the cluster (all stacks': the policy filters). */
-async function listIdentityObjects(kc: KubeConfig): Promise<ListedIdentityObject[]> {
+/**
+ * Every identity object of scoped-cd in the cluster (all stacks': the policy filters), or in one
+ * namespace.
+ */
+export async function listIdentityObjects(
+  kc: KubeConfig,
+  namespace?: string,
+): Promise<ListedIdentityObject[]> {
   const listed: ListedIdentityObject[] = [];
+  const scope = namespace === undefined ? "" : `/namespaces/${encodeURIComponent(namespace)}`;
   for (const kind of ["ServiceAccount", "Secret"] as const) {
-    const path = `/api/v1/${PLURAL[kind]}?labelSelector=${encodeURIComponent(IDENTITY_SELECTOR)}`;
+    const path = `/api/v1${scope}/${PLURAL[kind]}?labelSelector=${encodeURIComponent(IDENTITY_SELECTOR)}`;
     const reply = await apiRequest(kc, "GET", path, undefined, undefined, METADATA_ONLY);
     if (reply.status !== 200) {
       throw new Error(`list ${PLURAL[kind]} (${IDENTITY_SELECTOR}): HTTP ${reply.status}`);

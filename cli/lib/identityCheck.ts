@@ -8,7 +8,9 @@ import {
   OIDC_USERNAME_PREFIX,
   strayStageGrants,
 } from "../../policy/credentials";
+import { foreignIdentities, refKey } from "../../policy/leftovers";
 import type { StageSummary } from "../../components/outputs";
+import { listIdentityObjects } from "./accessLeftovers";
 import type { CheckRow, StageCheck } from "./verify/types";
 
 /**
@@ -61,6 +63,52 @@ export const strayGrantsCheck: StageCheck = {
       actual: "allowed",
       ok: false,
       note: "survives a rotation: delete it unless the chart needs it",
+    }));
+  },
+};
+
+/**
+ * Identities of the access layer that are not the stage's current ones: what an `up` killed before
+ * its checkpoint left (the next handoff removes them), or what an admin made by hand. Read as the
+ * scoped identity. The current deployer is the summary's or, for a delivery stack that does not
+ * know its access stack, the credential's own ServiceAccount; Tiller's is `tiller-<suffix>` of the
+ * same rotation suffix. A namespace it may not list in is skipped (nothing there is its doing).
+ */
+export const foreignIdentitiesCheck: StageCheck = {
+  name: "identities",
+  async run(target) {
+    const { summary } = target;
+    const { AuthenticationV1Api, KubeConfig } = await import("@kubernetes/client-node");
+    const kc = new KubeConfig();
+    kc.loadFromString(target.kubeconfig);
+    let deployer = summary.serviceAccount ?? undefined;
+    if (deployer === undefined) {
+      const review = await kc.makeApiClient(AuthenticationV1Api).createSelfSubjectReview({
+        body: { apiVersion: "authentication.k8s.io/v1", kind: "SelfSubjectReview" },
+      });
+      const prefix = `system:serviceaccount:${summary.namespace}:`;
+      const username = review.status?.userInfo?.username ?? "";
+      if (username.startsWith(prefix)) deployer = username.slice(prefix.length);
+    }
+    const suffix = deployer?.startsWith("deployer-")
+      ? deployer.slice("deployer-".length)
+      : undefined;
+    const tiller =
+      summary.tiller?.serviceAccount ?? (suffix !== undefined ? `tiller-${suffix}` : undefined);
+    let listed;
+    try {
+      listed = await listIdentityObjects(kc, summary.namespace);
+    } catch (err) {
+      if (/HTTP 403/.test(String(err))) return [];
+      throw err;
+    }
+    return foreignIdentities(listed, { deployer, tiller }).map((o): CheckRow => ({
+      check: "identities",
+      description: `${refKey(o)} is an identity of the access layer the stage does not use`,
+      expected: "forbidden",
+      actual: "allowed",
+      ok: false,
+      note: "left by an interrupted up: the next `scoped-cd handoff` removes it",
     }));
   },
 };

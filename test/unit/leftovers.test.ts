@@ -6,6 +6,7 @@ import * as assert from "node:assert/strict";
 import { stateIdentities } from "../../cli/lib/accessLeftovers";
 import {
   deletionOrder,
+  foreignIdentities,
   IDENTITY_COMPONENTS,
   ListedIdentityObject,
   leftoverIdentities,
@@ -80,6 +81,31 @@ describe("leftovers: the identities an interrupted access up left", () => {
       identity("ServiceAccount", "shop-prod", "a", "2026-12-03T09:00:00Z"),
     ]).map((o) => `${o.kind} ${o.name}`);
     assert.deepEqual(order, ["ServiceAccount a", "ServiceAccount z", "Secret b"]);
+  });
+
+  it("verify: names identity objects of none of the stage's current identities", () => {
+    const listed = [
+      identity("ServiceAccount", "shop-prod", "deployer-abc123", "2026-12-03T09:00:00Z"),
+      identity("Secret", "shop-prod", "deployer-abc123-cred-1", "2026-12-03T09:00:00Z"),
+      identity("ServiceAccount", "shop-prod", "tiller-abc123", "2026-12-03T09:00:00Z", "tiller"),
+      identity("ServiceAccount", "shop-prod", "deployer-lost01", "2026-12-03T09:00:00Z"),
+      identity("Secret", "shop-prod", "deployer-lost01-cred-9", "2026-12-03T09:00:00Z"),
+      identity("ServiceAccount", "shop-prod", "tiller-lost01", "2026-12-03T09:00:00Z", "tiller"),
+      identity("ServiceAccount", "shop-prod", "web", "2026-12-03T09:00:00Z", "namespace"),
+    ];
+    const names = (current: Parameters<typeof foreignIdentities>[1]) =>
+      foreignIdentities(listed, current).map((o) => o.name);
+    assert.deepEqual(names({ deployer: "deployer-abc123", tiller: "tiller-abc123" }), [
+      "deployer-lost01",
+      "deployer-lost01-cred-9",
+      "tiller-lost01",
+    ]);
+    // Tiller's identity unknown: its objects are not judged; the deployer's still are.
+    assert.deepEqual(names({ deployer: "deployer-abc123" }), [
+      "deployer-lost01",
+      "deployer-lost01-cred-9",
+    ]);
+    assert.deepEqual(names({}), []);
   });
 
   it("reads the known identities and namespaces from an exported state", () => {

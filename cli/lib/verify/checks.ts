@@ -2,7 +2,7 @@
 // the stage's scoped identity, and returns one row per question. A new kind of check (say, an
 // admission dry-run probe) is one more entry in STAGE_CHECKS.
 import { buildContainmentMatrix } from "../../../policy/containment";
-import { strayGrantsCheck } from "../identityCheck";
+import { foreignIdentitiesCheck, strayGrantsCheck } from "../identityCheck";
 import { inventoryCheck } from "../inventory";
 import { admissionProbeCheck } from "./admission";
 import { checkContainment } from "./containment";
@@ -41,6 +41,7 @@ export const STAGE_CHECKS: readonly StageCheck[] = [
   identityRulesCheck,
   admissionProbeCheck,
   strayGrantsCheck,
+  foreignIdentitiesCheck,
   tillerCheck,
   inventoryCheck,
 ];
