@@ -14,6 +14,7 @@ import { upAccessStack } from "../cli/lib/accessUp";
 import { benchBackend } from "./backend";
 import { renderScalingPng, ScalingPoint } from "./plot";
 import { benchFixedCosts } from "./fixedCosts";
+import { readOtlpSpans, summarizeSpans } from "./profile";
 import { run, timed, timedWithPeakMemory } from "./proc";
 import {
   benchWorkspace,
@@ -27,7 +28,16 @@ import {
 } from "./stacks";
 import { fitLine, ratios, renderTable, Row, summarize } from "./stats";
 
-const GROUPS = ["toolchain", "fixed", "program", "delivery", "access", "drift", "backend"] as const;
+const GROUPS = [
+  "toolchain",
+  "fixed",
+  "program",
+  "delivery",
+  "profile",
+  "access",
+  "drift",
+  "backend",
+] as const;
 /** The access stack size of the backend group (issue 21: 10 stages). */
 const BACKEND_STAGES = 10;
 type Group = (typeof GROUPS)[number];
@@ -443,6 +453,61 @@ async function benchDelivery(opts: Options): Promise<Row[]> {
       unit: "x",
     },
   ];
+}
+
+// ---------------------------------------------------------------------------------------------
+// One no-change preview of the delivery stack d1 with the Pulumi CLI's OpenTelemetry trace: the
+// root span's phases and the span names that took longest (bench/profile.ts). Taken once, after
+// the delivery group's warm-up if it ran: a profile is a breakdown, not a figure to summarize.
+async function benchProfile(): Promise<Row[]> {
+  const f = await setupFixture();
+  const d1 = f.delivery[0];
+  progress("== profile: one no-change preview of a delivery stack with --otel-traces");
+  const trace = path.join(BENCH_DIR, "preview-trace.json");
+  fs.rmSync(trace, { force: true });
+  const pulumi = await run(
+    "pulumi",
+    [
+      "preview",
+      "--stack",
+      qualified(d1.name),
+      "--cwd",
+      WORK_DIR,
+      "--non-interactive",
+      "--color",
+      "never",
+      "--otel-traces",
+      `file://${trace}`,
+    ],
+    { env: { ...pulumiEnv, KUBECONFIG: undefined } },
+  );
+  const summary = summarizeSpans(readOtlpSpans(trace));
+  progress(
+    `  ${fmt(pulumi.seconds)} wall; trace of ${summary.services.join(", ")}: root ${summary.root.name} ${fmt((summary.root.end - summary.root.start) / 1000)} (${trace})`,
+  );
+  const rows: Row[] = [
+    { name: "preview, wall (the pulumi process)", values: [pulumi.seconds] },
+    {
+      name: `trace root: ${summary.root.name}`,
+      values: [(summary.root.end - summary.root.start) / 1000],
+      note: summary.root.service,
+    },
+  ];
+  for (const p of summary.phases) {
+    rows.push({
+      name: `phase: ${p.name}`,
+      values: [p.durationMs / 1000],
+      note: `from +${(p.offsetMs / 1000).toFixed(2)} s (${p.service})`,
+    });
+  }
+  for (const g of summary.byName) {
+    rows.push({
+      name: `all spans: ${g.name}`,
+      values: [g.totalMs / 1000],
+      note: `${g.count} span${g.count === 1 ? "" : "s"} (${g.service})`,
+    });
+  }
+  return rows;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -897,6 +962,8 @@ async function main() {
       sections.push({ title: "Program cost", rows: await benchProgram(opts) });
     if (opts.only.includes("delivery"))
       sections.push({ title: "Delivery", rows: await benchDelivery(opts) });
+    if (opts.only.includes("profile"))
+      sections.push({ title: "Profile of a no-change preview", rows: await benchProfile() });
     if (opts.only.includes("drift"))
       sections.push({ title: "Drift report", rows: await benchDrift(opts) });
     if (opts.only.includes("access")) {
