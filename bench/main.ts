@@ -14,7 +14,7 @@ import { upAccessStack } from "../cli/lib/accessUp";
 import { benchBackend } from "./backend";
 import { renderScalingPng, ScalingPoint } from "./plot";
 import { benchFixedCosts } from "./fixedCosts";
-import { readOtlpSpans, summarizeSpans } from "./profile";
+import { longestGaps, previewPhases, readVerboseLog } from "./profile";
 import { run, timed, timedWithPeakMemory } from "./proc";
 import {
   benchWorkspace,
@@ -456,55 +456,49 @@ async function benchDelivery(opts: Options): Promise<Row[]> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// One no-change preview of the delivery stack d1 with the Pulumi CLI's OpenTelemetry trace: the
-// root span's phases and the span names that took longest (bench/profile.ts). Taken once, after
-// the delivery group's warm-up if it ran: a profile is a breakdown, not a figure to summarize.
+// One no-change preview of the delivery stack d1, profiled from the Pulumi CLI's verbose log
+// (bench/profile.ts says why not its tracing flags): the phases between milestones and the longest
+// silences. Taken once: a profile is a breakdown, not a figure to summarize over runs.
 async function benchProfile(): Promise<Row[]> {
   const f = await setupFixture();
   const d1 = f.delivery[0];
-  progress("== profile: one no-change preview of a delivery stack with --otel-traces");
-  const trace = path.join(BENCH_DIR, "preview-trace.json");
-  fs.rmSync(trace, { force: true });
+  progress("== profile: one no-change preview of a delivery stack, from the CLI's -v=3 log");
   const pulumi = await run(
     "pulumi",
     [
       "preview",
-      "--stack",
-      qualified(d1.name),
-      "--cwd",
-      WORK_DIR,
-      "--non-interactive",
-      "--color",
-      "never",
-      "--otel-traces",
-      `file://${trace}`,
+      ...["--stack", qualified(d1.name), "--cwd", WORK_DIR],
+      ...["--non-interactive", "--color", "never", "-v=3", "--logtostderr"],
     ],
     { env: { ...pulumiEnv, KUBECONFIG: undefined } },
   );
-  const summary = summarizeSpans(readOtlpSpans(trace));
+  const log = path.join(BENCH_DIR, "preview-profile.log");
+  fs.writeFileSync(log, pulumi.stderr);
+  const entries = readVerboseLog(pulumi.stderr);
+  const phases = previewPhases(entries);
+  const logged = (entries[entries.length - 1].t - entries[0].t) / 1000;
   progress(
-    `  ${fmt(pulumi.seconds)} wall; trace of ${summary.services.join(", ")}: root ${summary.root.name} ${fmt((summary.root.end - summary.root.start) / 1000)} (${trace})`,
+    `  ${fmt(pulumi.seconds)} wall, ${fmt(logged)} between the first and last log lines (${log})`,
   );
   const rows: Row[] = [
-    { name: "preview, wall (the pulumi process)", values: [pulumi.seconds] },
+    { name: "preview, wall (the pulumi process, -v=3)", values: [pulumi.seconds] },
     {
-      name: `trace root: ${summary.root.name}`,
-      values: [(summary.root.end - summary.root.start) / 1000],
-      note: summary.root.service,
+      name: "before the first and after the last log line (Go start, exit)",
+      values: [pulumi.seconds - logged],
     },
   ];
-  for (const p of summary.phases) {
+  for (const p of phases) {
     rows.push({
       name: `phase: ${p.name}`,
       values: [p.durationMs / 1000],
-      note: `from +${(p.offsetMs / 1000).toFixed(2)} s (${p.service})`,
+      note: `from +${(p.offsetMs / 1000).toFixed(2)} s`,
     });
   }
-  for (const g of summary.byName) {
+  for (const g of longestGaps(entries, 6)) {
     rows.push({
-      name: `all spans: ${g.name}`,
-      values: [g.totalMs / 1000],
-      note: `${g.count} span${g.count === 1 ? "" : "s"} (${g.service})`,
+      name: `silence ended by: ${g.msg.replace(/\|/g, "/")}`,
+      values: [g.gapMs / 1000],
+      note: `at +${(g.afterMs / 1000).toFixed(2)} s`,
     });
   }
   return rows;

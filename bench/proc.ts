@@ -44,7 +44,11 @@ export function run(cmd: string, args: readonly string[], opts: RunOptions = {})
       const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
       const result = { code: code ?? -1, stdout, stderr, seconds };
       if (!(opts.ok ?? [0]).includes(result.code)) {
-        const tail = stderr.trim().split("\n").slice(-15).join("\n");
+        // Pulumi prints its own errors on stdout: both tails, so a failure says why.
+        const tail = [stdout, stderr]
+          .map((t) => t.trim().split("\n").slice(-15).join("\n"))
+          .filter(Boolean)
+          .join("\n");
         reject(new Error(`${cmd} ${args[0] ?? ""} exited ${result.code}:\n${tail}`));
       } else resolve(result);
     });

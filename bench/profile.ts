@@ -1,90 +1,101 @@
-// Where a no-change preview's time goes: the Pulumi CLI's OpenTelemetry trace of one preview
-// (`--otel-traces file://…`, OTLP JSON), summarized as the root span's phases (its direct
-// children, in order, with their offsets) and the span names that took the most time in all.
-import * as fs from "node:fs";
+// Where a no-change preview's time goes, from the Pulumi CLI's own log: `-v=3 --logtostderr` writes
+// one JSON line per event with a nanosecond timestamp, the engine's and (through the language host)
+// the Node.js program's alike. Pulumi's tracing flags are the obvious tool but break this program:
+// with `--tracing file:` or `--otel-traces file://` the preview registers the stack and nothing
+// else, burns about 30 s of CPU in the Node.js runtime and exits 1 without a message (3.274.1,
+// measured 2026-12-03), so the log is the profile.
 
-export interface Span {
-  readonly service: string;
-  readonly name: string;
-  readonly spanId: string;
-  readonly parentSpanId?: string;
+export interface LogEntry {
   /** Milliseconds since the epoch. */
-  readonly start: number;
-  readonly end: number;
+  readonly t: number;
+  readonly msg: string;
 }
 
-/** Every span of an OTLP JSON file (one document per line, or one document). */
-export function readOtlpSpans(file: string): Span[] {
-  const text = fs.readFileSync(file, "utf8");
-  const docs: unknown[] = [];
-  try {
-    docs.push(JSON.parse(text));
-  } catch {
-    for (const line of text.split("\n")) if (line.trim()) docs.push(JSON.parse(line));
-  }
-  const spans: Span[] = [];
-  const ms = (nanos: unknown) => Number(BigInt(String(nanos)) / 1000n) / 1000;
-  for (const doc of docs as {
-    resourceSpans?: {
-      resource?: { attributes?: { key: string; value: { stringValue?: string } }[] };
-      scopeSpans?: { spans?: Record<string, unknown>[] }[];
-    }[];
-  }[]) {
-    for (const rs of doc.resourceSpans ?? []) {
-      const service =
-        rs.resource?.attributes?.find((a) => a.key === "service.name")?.value.stringValue ?? "?";
-      for (const ss of rs.scopeSpans ?? []) {
-        for (const s of ss.spans ?? []) {
-          spans.push({
-            service,
-            name: String(s.name),
-            spanId: String(s.spanId),
-            parentSpanId: s.parentSpanId ? String(s.parentSpanId) : undefined,
-            start: ms(s.startTimeUnixNano),
-            end: ms(s.endTimeUnixNano),
-          });
-        }
-      }
+/** The JSON log lines of a `-v=N --logtostderr` run, in order (other lines are skipped). */
+export function readVerboseLog(text: string): LogEntry[] {
+  const entries: LogEntry[] = [];
+  for (const line of text.split("\n")) {
+    if (!line.startsWith("{")) continue;
+    try {
+      const doc = JSON.parse(line) as { time?: string; msg?: string };
+      const t = doc.time ? Date.parse(doc.time) + fraction(doc.time) : NaN;
+      if (Number.isFinite(t) && typeof doc.msg === "string") entries.push({ t, msg: doc.msg });
+    } catch {
+      // a line of the engine's display output that starts with a brace
     }
   }
-  return spans;
+  return entries;
 }
 
-export interface ProfileSummary {
-  readonly root: Span;
-  /** The root's direct children, in start order: offset from the root's start and duration, ms. */
-  readonly phases: { name: string; service: string; offsetMs: number; durationMs: number }[];
-  /** Span names by the time all their spans took together (overlaps counted once per span). */
-  readonly byName: { name: string; service: string; count: number; totalMs: number }[];
-  readonly services: string[];
+/** Sub-millisecond digits of an RFC 3339 time (Date.parse keeps milliseconds only). */
+function fraction(time: string): number {
+  const m = /\.(\d+)/.exec(time);
+  return m && m[1].length > 3 ? Number(`0.${m[1].slice(3)}`) : 0;
 }
 
-export function summarizeSpans(spans: readonly Span[], top = 12): ProfileSummary {
-  const ids = new Set(spans.map((s) => s.spanId));
-  const roots = spans.filter((s) => !s.parentSpanId || !ids.has(s.parentSpanId));
-  if (roots.length === 0) throw new Error("the trace has no root span");
-  const root = roots.reduce((a, b) => (b.end - b.start > a.end - a.start ? b : a));
-  const phases = spans
-    .filter((s) => s.parentSpanId === root.spanId)
-    .sort((a, b) => a.start - b.start)
-    .map((s) => ({
-      name: s.name,
-      service: s.service,
-      offsetMs: s.start - root.start,
-      durationMs: s.end - s.start,
-    }));
-  const groups = new Map<
-    string,
-    { name: string; service: string; count: number; totalMs: number }
-  >();
-  for (const s of spans) {
-    if (s === root) continue;
-    const key = `${s.service}\u0000${s.name}`;
-    const g = groups.get(key) ?? { name: s.name, service: s.service, count: 0, totalMs: 0 };
-    g.count += 1;
-    g.totalMs += s.end - s.start;
-    groups.set(key, g);
+export interface Phase {
+  readonly name: string;
+  /** From the first log line, ms. */
+  readonly offsetMs: number;
+  readonly durationMs: number;
+}
+
+/** The first entry matching `re` at or after `from` (index), or -1. */
+function find(entries: readonly LogEntry[], re: RegExp, from = 0): number {
+  for (let i = from; i < entries.length; i++) if (re.test(entries[i].msg)) return i;
+  return -1;
+}
+
+/**
+ * The preview's phases between log milestones: the CLI's start (backend, stack, config, secrets)
+ * until it waits for the language runtime; Node.js and the program's modules until the stack
+ * resource registers; the program's own work until the first custom resource registers (config,
+ * StackReference, live reads); the resources' registrations and steps until the last finishes;
+ * the end (outputs, summary, shutdown of the plugins).
+ */
+export function previewPhases(entries: readonly LogEntry[]): Phase[] {
+  if (entries.length === 0) throw new Error("the log has no JSON lines: was -v given?");
+  const marks: { name: string; at: number }[] = [];
+  const t0 = entries[0].t;
+  const langhost = find(entries, /^Waiting for language runtime metadata/);
+  const stack = find(entries, /^Registering resource: t=pulumi:pulumi:Stack/);
+  const custom = find(entries, /^Registering resource: .*custom=true/, Math.max(stack, 0));
+  let lastStep = -1;
+  for (let i = entries.length - 1; i >= 0; i--) {
+    if (/^RegisterResource(Outputs)? RPC finished/.test(entries[i].msg)) {
+      lastStep = i;
+      break;
+    }
   }
-  const byName = [...groups.values()].sort((a, b) => b.totalMs - a.totalMs).slice(0, top);
-  return { root, phases, byName, services: [...new Set(spans.map((s) => s.service))].sort() };
+  const named: [string, number][] = [
+    ["CLI start: backend, stack, config, secrets manager", langhost],
+    ["language host, Node.js and the program's modules", stack],
+    ["program until its first resource (config, StackReference, live reads)", custom],
+    ["registrations and steps (diff against the state)", lastStep],
+    ["outputs, summary and plugin shutdown (to the last log line)", entries.length - 1],
+  ];
+  let prev = t0;
+  for (const [name, i] of named) {
+    if (i < 0) continue;
+    marks.push({ name, at: entries[i].t });
+  }
+  return marks.map((m) => {
+    const phase = { name: m.name, offsetMs: prev - t0, durationMs: m.at - prev };
+    prev = m.at;
+    return phase;
+  });
+}
+
+/** The `n` longest silences between consecutive log lines, with the message that ended each. */
+export function longestGaps(
+  entries: readonly LogEntry[],
+  n = 8,
+): { afterMs: number; gapMs: number; msg: string }[] {
+  const t0 = entries[0]?.t ?? 0;
+  const gaps = entries.slice(1).map((e, i) => ({
+    afterMs: entries[i].t - t0,
+    gapMs: e.t - entries[i].t,
+    msg: e.msg.length > 90 ? `${e.msg.slice(0, 87)}...` : e.msg,
+  }));
+  return gaps.sort((a, b) => b.gapMs - a.gapMs).slice(0, n);
 }
