@@ -11,7 +11,8 @@ if [ $# -gt 0 ]; then
 fi
 # The whole suite, three files at a time, the longest first (as measured on a clean clone, 2026-12-02:
 # .local/e2e-file-times, printed below; scale/scale moved up 2026-12-03, its kills and reruns doubled
-# it), so that no long file starts last and runs alone at the end. Every other file follows in name order; a file missing from this list still runs.
+# it), so that no long file starts last and runs alone at the end. Every other file follows in
+# name order; a file missing from this list still runs.
 LONGEST_FIRST=(faults/faults revocation delivery stacks scale/scale credentials-oidc node-delivery
   postgres security guardrails tiller migration drift-report node-network credentials registry cli smoke
   attacks credentials-external credentials-legacy)
