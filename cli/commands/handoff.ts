@@ -1,7 +1,8 @@
 // `scoped-cd handoff`, for operators: `pulumi up` of an access stack with the admin kubeconfig
 // (KUBECONFIG or ~/.kube/config; it never leaves this machine), then the stage's scoped kubeconfig
 // from the stack's secret `kubeconfigs` output straight into a 0600 file for Jenkins' credentials
-// store. The kubeconfig is never printed.
+// store. The kubeconfig is never printed. The up is cli/lib/accessUp.ts's: one checkpoint at the end,
+// then the sweep of what a lost earlier up left.
 import * as path from "node:path";
 import { createInterface } from "node:readline/promises";
 import { Command, Option } from "commander";
@@ -39,7 +40,7 @@ export function defineHandoff(program: Command): Command {
     .command("handoff")
     .summary("operators: deploy an access stack, write a stage's scoped kubeconfig to a 0600 file")
     .description(
-      "Run `pulumi up` of an access stack with the admin kubeconfig (after showing the preview and asking, unless --yes), then write the stage's scoped kubeconfig to a file of mode 0600. The kubeconfig is never printed.\n\nExit: 0 written, 2 could not run, 3 declined.",
+      "Run `pulumi up` of an access stack with the admin kubeconfig (after showing the preview and asking, unless --yes), then write the stage's scoped kubeconfig to a file of mode 0600. The kubeconfig is never printed. The up writes its state once, at the end; a lock left by a handoff killed on this agent is cleared when its witness proves the holder gone, and after the up every deployer or Tiller identity (ServiceAccount, token Secret) in the stack's namespaces that the state does not hold and that predates the up is deleted, each one named.\n\nExit: 0 written, 2 could not run, 3 declined.",
     )
     .addOption(stackOption("the access stack (e.g. prod-access)"))
     .addOption(
