@@ -137,18 +137,25 @@ export function releaseTargets(events: readonly EngineEvent[]): ReleaseTarget[] 
 
 /**
  * The directory a local chart path of the Release inputs is relative to: the program's (the
- * directory of Pulumi.yaml's `main`, see components/delivery/charts.ts).
+ * directory of Pulumi.yaml's `main`, see components/delivery/charts.ts), as the program saw it:
+ * its real path, since a process's working directory is one (a `bin` linked into the work dir, as
+ * the tests and the bench do it, resolves elsewhere).
  */
-function programDir(workDir: string): string {
+export function programDir(workDir: string): string {
+  let dir = workDir;
   try {
     const project = yaml.load(fs.readFileSync(path.join(workDir, "Pulumi.yaml"), "utf8")) as {
       main?: string;
     };
-    if (project?.main) return path.join(workDir, path.dirname(project.main));
+    if (project?.main) dir = path.join(workDir, path.dirname(project.main));
   } catch {
     // no readable project file: the work dir itself
   }
-  return workDir;
+  try {
+    return fs.realpathSync(dir);
+  } catch {
+    return dir;
+  }
 }
 
 /**

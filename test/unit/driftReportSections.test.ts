@@ -2,9 +2,13 @@
 // (policy/escalation.ts, allowances.ts, admissionRelief.ts), the analysis of engine events
 // (cli/lib/permissionDelta.ts, admissionPreview.ts releaseTargets), and the text and JSON.
 import * as assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import type { EngineEvent, StepEventMetadata } from "@pulumi/pulumi/automation";
 import { driftJson } from "../../cli/commands/drift";
 import {
+  programDir,
   releaseTargets,
   ReleaseAdmission,
   renderFlags,
@@ -471,5 +475,24 @@ describe("drift report: permission delta and admission preview", () => {
       { group: "", resource: "pods/exec", verb: "create", classes: ["exec-attach"] },
     ]);
     assert.equal(doc.stacks[0].admission[0].refusals[0].rule, "services.type");
+  });
+});
+
+describe("admission preview: where a release's local chart path is relative to", () => {
+  it("is the program directory's real path, as the program's working directory was", () => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), "scoped-cd-programdir-"));
+    try {
+      const real = path.join(root, "checkout", "bin");
+      const work = path.join(root, "work");
+      fs.mkdirSync(real, { recursive: true });
+      fs.mkdirSync(work);
+      fs.writeFileSync(path.join(work, "Pulumi.yaml"), "name: x\nmain: bin/index.js\n");
+      fs.symlinkSync(real, path.join(work, "bin"));
+      assert.equal(programDir(work), fs.realpathSync(real));
+      // Without a project file: the work dir itself.
+      assert.equal(programDir(real), fs.realpathSync(real));
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
+    }
   });
 });
