@@ -124,8 +124,9 @@ export async function upAccessStack(stack: Stack, opts: AccessUpOptions): Promis
       const why = err instanceof Error ? err.message : String(err);
       const sweep = `the identities an interrupted up may have left could not all be removed: ${why}. Rerun the handoff; until then \`scoped-cd verify\` shows them.`;
       if (failure === undefined) throw new CliError(sweep);
+      // The up's failure is the news (often the same refused credential); the sweep is a footnote.
       throw new CliError(
-        `pulumi up of stack ${stackName} failed:\n${commandFailure(failure)}\n${sweep}`,
+        `pulumi up of stack ${stackName} failed:\n${commandFailure(failure)}\n(nor could the identities an interrupted up may have left be looked for: ${why})`,
       );
     }
   }
