@@ -11,6 +11,16 @@
 /** The `app.kubernetes.io/component` values of the identities' objects (components/access). */
 export const IDENTITY_COMPONENTS = ["deployer", "tiller"] as const;
 
+export type IdentityComponent = (typeof IDENTITY_COMPONENTS)[number];
+
+/** scoped-cd's label and a deployer or Tiller component: what IDENTITY_SELECTOR selects. */
+function isIdentityObject(o: ListedIdentityObject): boolean {
+  return (
+    o.labels["app.kubernetes.io/managed-by"] === "scoped-cd" &&
+    (IDENTITY_COMPONENTS as readonly string[]).includes(o.labels["app.kubernetes.io/component"])
+  );
+}
+
 /** The label selector that lists them cluster-wide (every stack's; filtered below). */
 export const IDENTITY_SELECTOR = `app.kubernetes.io/managed-by=scoped-cd,app.kubernetes.io/component in (${IDENTITY_COMPONENTS.join(",")})`;
 
@@ -54,9 +64,7 @@ export function leftoverIdentities(
 ): ListedIdentityObject[] {
   const cutoff = Math.floor(before.getTime() / 1000) * 1000;
   return listed.filter((o) => {
-    if (o.labels["app.kubernetes.io/managed-by"] !== "scoped-cd") return false;
-    const component = o.labels["app.kubernetes.io/component"];
-    if (!(IDENTITY_COMPONENTS as readonly string[]).includes(component)) return false;
+    if (!isIdentityObject(o)) return false;
     if (!state.namespaces.has(o.namespace) || state.known.has(refKey(o))) return false;
     const created = o.creationTimestamp ? Date.parse(o.creationTimestamp) : NaN;
     return Number.isFinite(created) && created < cutoff;
@@ -81,14 +89,13 @@ export function deletionOrder(objects: readonly ListedIdentityObject[]): ListedI
  */
 export function foreignIdentities(
   listed: readonly ListedIdentityObject[],
-  current: Readonly<Partial<Record<(typeof IDENTITY_COMPONENTS)[number], string>>>,
+  current: Readonly<Partial<Record<IdentityComponent, string>>>,
 ): ListedIdentityObject[] {
   const known = Object.values(current).filter((n): n is string => typeof n === "string");
   return listed.filter((o) => {
-    if (o.labels["app.kubernetes.io/managed-by"] !== "scoped-cd") return false;
-    const component = o.labels["app.kubernetes.io/component"];
-    if (!(IDENTITY_COMPONENTS as readonly string[]).includes(component)) return false;
-    if (current[component as (typeof IDENTITY_COMPONENTS)[number]] === undefined) return false;
+    if (!isIdentityObject(o)) return false;
+    const component = o.labels["app.kubernetes.io/component"] as IdentityComponent;
+    if (current[component] === undefined) return false;
     return o.kind === "ServiceAccount"
       ? !known.includes(o.name)
       : !known.some((account) => o.name.startsWith(`${account}-`));

@@ -35,7 +35,7 @@ import {
 import { KubeconfigSource, kubeconfigSourcesFor, readKubeconfig } from "../lib/kubeconfigSource";
 import { describePodProblems, podWarnings } from "../lib/podProblems";
 import { withScopedKubeconfig } from "../lib/scopedConfig";
-import { renderStagesTable, stackMode, stagesOf } from "../lib/stages";
+import { renderStagesTable, stackConfig, stackMode, stagesOf } from "../lib/stages";
 import { kubeconfigFileOption, outputOption, stackOption, workDirOption } from "../options";
 
 export interface DeployArgs {
@@ -116,16 +116,7 @@ export function auditHint(identity: ReviewedUser | undefined, target: DeliveryTa
 
 /** The stack's stages (name -> namespace and release names) and accessStack, from its config. */
 export async function deliveryTarget(stack: Stack): Promise<DeliveryTarget> {
-  const all = await stack.getAllConfig();
-  const parse = (key: string): unknown => {
-    const raw = all[key]?.value;
-    if (raw === undefined) return undefined;
-    try {
-      return JSON.parse(raw);
-    } catch {
-      return raw;
-    }
-  };
+  const parse = await stackConfig(stack);
   const stages: DeliveryTarget["stages"] = {};
   const declared = parse("scoped-cd:stages");
   if (declared && typeof declared === "object") {

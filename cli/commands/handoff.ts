@@ -6,7 +6,7 @@
 import * as path from "node:path";
 import { createInterface } from "node:readline/promises";
 import { Command, Option } from "commander";
-import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
+import { LocalWorkspace, OutputMap, Stack } from "@pulumi/pulumi/automation";
 import { OUTPUT_NAMES } from "../../components/outputs";
 import { CliError, commandFailure } from "../errors";
 import { EXIT_DECLINED, EXIT_OK, ExitCode } from "../exitCodes";
@@ -91,22 +91,27 @@ async function confirm(question: string): Promise<boolean> {
   }
 }
 
-async function deployAccessStack(stack: Stack, args: HandoffArgs, io: Io): Promise<boolean> {
+/** The stack's outputs after the up (the Automation API's up reads them), or undefined if declined. */
+async function deployAccessStack(
+  stack: Stack,
+  args: HandoffArgs,
+  io: Io,
+): Promise<OutputMap | undefined> {
   const admin = process.env.KUBECONFIG ?? "~/.kube/config";
   try {
     if (!args.yes) {
       io.stderr(`== pulumi preview ${args.stack} (admin kubeconfig: ${admin})\n`);
       await stack.preview({ diff: true, color: "never", onOutput: io.stderr });
-      if (!(await confirm(`Deploy ${args.stack}? [y/N] `))) return false;
+      if (!(await confirm(`Deploy ${args.stack}? [y/N] `))) return undefined;
     }
     io.stderr(`== pulumi up ${args.stack} (admin kubeconfig: ${admin})\n`);
-    await upAccessStack(stack, {
+    const result = await upAccessStack(stack, {
       stackName: args.stack,
       workDir: args.workDir,
       io,
       onOutput: io.stderr,
     });
-    return true;
+    return result.outputs;
   } catch (err) {
     if (err instanceof CliError) throw err;
     throw new CliError(`pulumi up of stack ${args.stack} failed:\n${commandFailure(err)}`);
@@ -114,11 +119,10 @@ async function deployAccessStack(stack: Stack, args: HandoffArgs, io: Io): Promi
 }
 
 /** The stage's kubeconfig from the stack's secret output (decrypted by the Automation API). */
-async function scopedKubeconfig(
-  stack: Stack,
+function scopedKubeconfig(
+  outputs: OutputMap,
   args: HandoffArgs,
-): Promise<{ stage: string; kubeconfig: string }> {
-  const outputs = await stack.outputs();
+): { stage: string; kubeconfig: string } {
   const kubeconfigs = (outputs[OUTPUT_NAMES.kubeconfigs]?.value ?? {}) as Record<string, string>;
   const stages = Object.keys(kubeconfigs);
   if (stages.length === 0) {
@@ -147,11 +151,12 @@ export async function runHandoff(args: HandoffArgs, io: Io): Promise<ExitCode> {
       `stack ${args.stack} is in mode ${mode}, not access; handoff deploys access stacks only`,
     );
   }
-  if (args.up && !(await deployAccessStack(stack, args, io))) {
+  const outputs = args.up ? await deployAccessStack(stack, args, io) : await stack.outputs();
+  if (!outputs) {
     io.stderr(`== not deployed; nothing written\n`);
     return EXIT_DECLINED;
   }
-  const { stage, kubeconfig } = await scopedKubeconfig(stack, args);
+  const { stage, kubeconfig } = scopedKubeconfig(outputs, args);
   const out = args.out ?? path.join(args.workDir, ".local", "handoff", `${stage}.kubeconfig`);
   writePrivateFile(out, kubeconfig);
   const shown = path.relative(process.cwd(), out) || out;

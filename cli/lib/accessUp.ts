@@ -12,13 +12,13 @@
 //   (accessLeftovers.ts; docs/security.md "An interrupted access up leaves no credential behind");
 // - a lock the lost run left is cleared when this agent's witness proves its holder dead, as
 //   deploy does (deadLocks.ts).
-/* eslint-disable @typescript-eslint/no-explicit-any -- the stack's config values are JSON */
 import type { Stack, UpResult } from "@pulumi/pulumi/automation";
 import { CliError, commandFailure } from "../errors";
 import { Io } from "../io";
 import { refKey } from "../../policy/leftovers";
 import { removeLeftoverIdentities, serverClock, stateIdentities } from "./accessLeftovers";
 import { clearDeadLocks, withLockWitness } from "./deadLocks";
+import { stackConfig } from "./stages";
 
 type ClientNode = typeof import("@kubernetes/client-node", {
   with: { "resolution-mode": "import" },
@@ -35,23 +35,17 @@ interface AccessConfig {
 
 /** The admin context and the stages' namespaces from the stack's config. */
 async function accessConfig(stack: Stack): Promise<AccessConfig> {
-  const config = await stack.getAllConfig();
-  const json = (key: string): any => {
-    const value = config[key]?.value;
-    if (value === undefined) return undefined;
-    try {
-      return JSON.parse(value);
-    } catch {
-      return undefined;
-    }
-  };
-  const cluster = json("scoped-cd:cluster") ?? {};
-  const stages = json("scoped-cd:stages") ?? {};
+  const config = await stackConfig(stack);
+  const cluster = config("scoped-cd:cluster") as { context?: unknown } | undefined;
+  const stages = config("scoped-cd:stages");
   return {
-    context: typeof cluster.context === "string" ? cluster.context : undefined,
-    namespaces: Object.values(stages)
-      .map((s: any) => s?.namespace)
-      .filter((n): n is string => typeof n === "string"),
+    context: typeof cluster?.context === "string" ? cluster.context : undefined,
+    namespaces:
+      stages && typeof stages === "object"
+        ? Object.values(stages as Record<string, { namespace?: unknown } | undefined>)
+            .map((s) => s?.namespace)
+            .filter((n): n is string => typeof n === "string")
+        : [],
   };
 }
 

@@ -13,6 +13,31 @@ import type { StageSummary } from "../../components/outputs";
 import { listIdentityObjects } from "./accessLeftovers";
 import type { CheckRow, StageCheck } from "./verify/types";
 
+type ClientNode = typeof import("@kubernetes/client-node", {
+  with: { "resolution-mode": "import" },
+});
+type KubeConfig = InstanceType<ClientNode["KubeConfig"]>;
+
+/**
+ * Who the credential is, asked of the API server (SelfSubjectReview): its username, and its
+ * ServiceAccount's name when it is one of `namespace`.
+ */
+async function selfIdentity(
+  kc: KubeConfig,
+  namespace: string,
+): Promise<{ username: string; serviceAccount?: string }> {
+  const { AuthenticationV1Api } = await import("@kubernetes/client-node");
+  const review = await kc.makeApiClient(AuthenticationV1Api).createSelfSubjectReview({
+    body: { apiVersion: "authentication.k8s.io/v1", kind: "SelfSubjectReview" },
+  });
+  const username = review.status?.userInfo?.username ?? "";
+  const prefix = `system:serviceaccount:${namespace}:`;
+  return {
+    username,
+    serviceAccount: username.startsWith(prefix) ? username.slice(prefix.length) : undefined,
+  };
+}
+
 /**
  * The stray grants in a stage's namespace, read as the stage's scoped identity; null when that
  * identity may not list RoleBindings (no allowRbac: it cannot have made any either).
@@ -24,8 +49,7 @@ export async function strayGrantsIn(
   kubeconfig: string,
   summary: StageSummary,
 ): Promise<string[] | null> {
-  const { AuthenticationV1Api, KubeConfig, RbacAuthorizationV1Api } =
-    await import("@kubernetes/client-node");
+  const { KubeConfig, RbacAuthorizationV1Api } = await import("@kubernetes/client-node");
   const kc = new KubeConfig();
   kc.loadFromString(kubeconfig);
   const rbac = kc.makeApiClient(RbacAuthorizationV1Api);
@@ -36,15 +60,10 @@ export async function strayGrantsIn(
     if ((err as { code?: unknown }).code === 403) return null;
     throw err;
   }
-  const review = await kc.makeApiClient(AuthenticationV1Api).createSelfSubjectReview({
-    body: { apiVersion: "authentication.k8s.io/v1", kind: "SelfSubjectReview" },
-  });
-  const username = review.status?.userInfo?.username ?? "";
-  const saPrefix = `system:serviceaccount:${summary.namespace}:`;
-  const self = username.startsWith(saPrefix) ? username.slice(saPrefix.length) : null;
+  const { username, serviceAccount: self } = await selfIdentity(kc, summary.namespace);
   const oidc = username.startsWith(OIDC_USERNAME_PREFIX) || summary.credential?.kind === "oidc";
   return strayStageGrants(bindings.items, {
-    serviceAccount: summary.serviceAccount ?? self,
+    serviceAccount: summary.serviceAccount ?? self ?? null,
     tillerServiceAccount: summary.tiller?.serviceAccount,
     groupPrefix: oidc ? OIDC_JOB_GROUP_PREFIX : undefined,
     users: summary.credential?.external?.user ? [summary.credential.external.user] : [],
@@ -78,18 +97,11 @@ export const foreignIdentitiesCheck: StageCheck = {
   name: "identities",
   async run(target) {
     const { summary } = target;
-    const { AuthenticationV1Api, KubeConfig } = await import("@kubernetes/client-node");
+    const { KubeConfig } = await import("@kubernetes/client-node");
     const kc = new KubeConfig();
     kc.loadFromString(target.kubeconfig);
-    let deployer = summary.serviceAccount ?? undefined;
-    if (deployer === undefined) {
-      const review = await kc.makeApiClient(AuthenticationV1Api).createSelfSubjectReview({
-        body: { apiVersion: "authentication.k8s.io/v1", kind: "SelfSubjectReview" },
-      });
-      const prefix = `system:serviceaccount:${summary.namespace}:`;
-      const username = review.status?.userInfo?.username ?? "";
-      if (username.startsWith(prefix)) deployer = username.slice(prefix.length);
-    }
+    const deployer =
+      summary.serviceAccount ?? (await selfIdentity(kc, summary.namespace)).serviceAccount;
     const suffix = deployer?.startsWith("deployer-")
       ? deployer.slice("deployer-".length)
       : undefined;

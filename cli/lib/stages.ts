@@ -14,6 +14,24 @@ export async function stackMode(stack: Stack): Promise<string> {
   }
 }
 
+/**
+ * The stack's config as the program sees it: one `pulumi config` for all keys, each value parsed
+ * as JSON (objects are stored that way), a value that is not JSON as its text, an unset key as
+ * undefined.
+ */
+export async function stackConfig(stack: Stack): Promise<(key: string) => unknown> {
+  const all = await stack.getAllConfig();
+  return (key) => {
+    const raw = all[key]?.value;
+    if (raw === undefined) return undefined;
+    try {
+      return JSON.parse(raw);
+    } catch {
+      return raw;
+    }
+  };
+}
+
 /** The `stages` output of an outputs map (from `up` or `stack.outputs()`). */
 export function stagesOf(
   outputs: Record<string, { value: unknown }>,

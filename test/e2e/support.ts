@@ -8,6 +8,7 @@ import * as path from "node:path";
 import { promisify } from "node:util";
 import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
 import * as yaml from "js-yaml";
+import { fileBackendDir, StackLock, stackLocks } from "../../cli/lib/interruptedDeploy";
 
 export const REPO = path.resolve(__dirname, "../../..");
 /** execFile as a promise: the one copy for every e2e helper and test. */
@@ -200,6 +201,13 @@ export function processTree(pid: number): number[] {
   const tree = [pid];
   for (let i = 0; i < tree.length; i++) tree.push(...(children.get(tree[i]) ?? []));
   return tree;
+}
+
+/** The stack's lock files in the e2e file backend (hack/e2e.sh sets PULUMI_BACKEND_URL). */
+export function locksOf(stack: string): StackLock[] {
+  const dir = fileBackendDir(process.env.PULUMI_BACKEND_URL);
+  if (!dir) throw new Error("PULUMI_BACKEND_URL is not a file backend: run through hack/e2e.sh");
+  return stackLocks(dir, "scoped-cd", stack);
 }
 
 /** Whether a process runs (a zombie does not). */

@@ -12,11 +12,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as yaml from "js-yaml";
-import {
-  fileBackendDir,
-  pendingOperationsOf,
-  stackLocks,
-} from "../../../cli/lib/interruptedDeploy";
+import { pendingOperationsOf } from "../../../cli/lib/interruptedDeploy";
 import { withScopedKubeconfig } from "../../../cli/lib/scopedConfig";
 import { adminClients, Clients, tokenOf, whoAmI } from "../kube";
 import {
@@ -24,6 +20,7 @@ import {
   CliRun,
   createTestStack,
   execFileAsync,
+  locksOf,
   processTree,
   REPO,
   runCli,
@@ -58,13 +55,6 @@ const note = (text: string) => console.log(`      [faults] ${text}`);
 /** What a refused run said, for the transcript (the tests assert that no token is in it). */
 const said = (what: string, r: CliRun) =>
   note(`${what} (exit ${r.code}):\n${r.stderr.trim().replace(/^/gm, "        | ")}`);
-
-/** The stack's lock files in the e2e file backend. */
-function locksOf(stack: string) {
-  const dir = fileBackendDir(process.env.PULUMI_BACKEND_URL);
-  if (!dir) throw new Error("PULUMI_BACKEND_URL is not a file backend: run through hack/e2e.sh");
-  return stackLocks(dir, "scoped-cd", stack);
-}
 
 describe("faults: kills, restarts, revoked credentials and races, on the faults cluster", function () {
   this.timeout(15 * 60_000);

@@ -8,17 +8,14 @@
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import {
-  fileBackendDir,
-  pendingOperationsOf,
-  stackLocks,
-} from "../../../cli/lib/interruptedDeploy";
+import { pendingOperationsOf } from "../../../cli/lib/interruptedDeploy";
 import { adminClients, ApiEndpoint, Clients, whoAmI } from "../kube";
 import {
   alive,
   CliRun,
   createTestStack,
   execFileAsync,
+  locksOf,
   processTree,
   REPO,
   runCli,
@@ -79,12 +76,7 @@ describe("scale: one access stack of 50 stages, killed and rerun, on the scale c
     ...["--work-dir", scale.workDir, "--out", out],
   ];
 
-  /** The stack's lock files in the e2e file backend. */
-  function locks() {
-    const dir = fileBackendDir(process.env.PULUMI_BACKEND_URL);
-    if (!dir) throw new Error("PULUMI_BACKEND_URL is not a file backend: run through hack/e2e.sh");
-    return stackLocks(dir, "scoped-cd", scale.name);
-  }
+  const locks = () => locksOf(scale.name);
 
   /** Every object of a kind the access layer labels as the deployer's, in this file's namespaces. */
   async function deployerObjects(kind: "serviceaccounts" | "secrets"): Promise<Account[]> {
