@@ -5,6 +5,9 @@ import { loadConfig } from "./config";
 import { deployStack } from "./components/stack";
 import { API_SERVER } from "./components/access/adminProvider";
 import { LiveCluster } from "./components/access/liveCluster";
+import { skipSdkPromiseStacks } from "./components/sdkRuntime";
+
+skipSdkPromiseStacks();
 
 // The engine calls this with no argument (the live API server); the unit tests hand it an
 // offline stand-in for the admin credential check and the live reads.

@@ -8,14 +8,13 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { Command } from "commander";
-import type { UpResult } from "@pulumi/pulumi/automation";
 import type { Io } from "../cli/io";
 import { upAccessStack } from "../cli/lib/accessUp";
 import { benchBackend } from "./backend";
 import { renderScalingPng, ScalingPoint } from "./plot";
 import { benchFixedCosts } from "./fixedCosts";
 import { longestGaps, previewPhases, readVerboseLog } from "./profile";
-import { run, timed, timedWithPeakMemory } from "./proc";
+import { run, timed, timedWithCpu, timedWithPeakMemory } from "./proc";
 import {
   benchWorkspace,
   BENCH_DIR,
@@ -628,21 +627,27 @@ async function benchAccess(
   const variants: {
     key: string;
     label: string;
-    up: (s: BenchStack) => Promise<UpResult>;
+    /** The up; its result: the state it left, when it read that anyway (else exported untimed). */
+    up: (s: BenchStack) => Promise<unknown>;
   }[] = [
     {
       key: "up",
       label: "scoped-cd access up (handoff)",
-      up: (s) => upAccessStack(s.stack, { stackName: s.name, workDir: WORK_DIR, io: quiet }),
+      up: async (s) =>
+        (await upAccessStack(s.stack, { stackName: s.name, workDir: WORK_DIR, io: quiet }))
+          .exported,
     },
   ];
   if (opts.checkpointed) {
     variants.push({
       key: "ckpt",
       label: "access up, checkpoint after every step (before)",
-      up: (s) => s.stack.up({ color: "never" }),
+      up: async (s) => void (await s.stack.up({ color: "never" })),
     });
   }
+  const stateAfter = async (s: BenchStack, left: unknown) => left ?? (await s.stack.exportStack());
+  const resourcesIn = (exported: unknown) =>
+    ((exported as { deployment?: { resources?: unknown[] } }).deployment?.resources ?? []).length;
   progress(
     `== access layer: up of an access stack with ${opts.stages.join(", ")} stages (no releases) vs kubectl apply --server-side` +
       (opts.checkpointed
@@ -668,23 +673,27 @@ async function benchAccess(
           const id = tag();
           const s = await benchStack(`bench-scale-${n}-${v.key}-${id}`);
           s.setConfig(accessConfig(n, `ba-${id}`));
-          const up = await timedWithPeakMemory(() => v.up(s));
+          const measuredUp = await timedWithCpu(() => timedWithPeakMemory(() => v.up(s)));
+          const up = measuredUp.value;
+          for (const [name, cpu] of Object.entries(measuredUp.cpu)) {
+            sample[`${v.key}.cpu.${name}`] = cpu;
+          }
           sample[v.key] = up.seconds;
           sample[`${v.key}.peakMiB`] = up.peakBytes / MIB;
-          sample.resources = up.value.summary.resourceChanges?.create ?? 0;
-          const exported = await s.stack.exportStack();
+          const exported = await stateAfter(s, up.value);
+          sample.resources = resourcesIn(exported);
           sample[`${v.key}.stateKiBPerStage`] =
             Buffer.byteLength(JSON.stringify(exported)) / 1024 / n;
           // A rotation of every stage at once: a new deployer identity and credential each.
           s.setConfig(accessConfig(n, `ba-${id}`, "bench-2"));
           const rot = await timedWithPeakMemory(() => v.up(s));
           sample[`${v.key}.rotation`] = rot.seconds;
-          const c = rot.value.summary.resourceChanges ?? {};
-          const rotationLine = `; rotation of every stage ${fmt(rot.seconds)} (${c.replace ?? 0} replaced, ${c.create ?? 0} created, ${c.delete ?? 0} deleted)`;
-          const objects = declaredObjects((await s.stack.exportStack()) as never);
+          const rotated = await stateAfter(s, rot.value);
+          const rotationLine = `; rotation of every stage ${fmt(rot.seconds)}`;
+          const objects = declaredObjects(rotated as never);
           const own = path.join(BENCH_DIR, `objects-${n}.json`);
           fs.writeFileSync(own, JSON.stringify({ apiVersion: "v1", kind: "List", items: objects }));
-          let line = `    ${n} stages, ${v.label}: ${fmt(sample[v.key])} (${sample.resources} resources, peak ${Math.round(sample[`${v.key}.peakMiB`])} MiB, state ${sample[`${v.key}.stateKiBPerStage`].toFixed(1)} KiB/stage)${rotationLine}`;
+          let line = `    ${n} stages, ${v.label}: ${fmt(sample[v.key])} (${sample.resources} resources in the state, peak ${Math.round(sample[`${v.key}.peakMiB`])} MiB, state ${sample[`${v.key}.stateKiBPerStage`].toFixed(1)} KiB/stage)${rotationLine}`;
           if (Number.isNaN(sample.floor)) {
             // The floor: the same objects, namespaces renamed, in one server-side apply.
             const floorFile = path.join(BENCH_DIR, `floor-${n}.json`);
@@ -695,14 +704,20 @@ async function benchAccess(
               floorFile,
               JSON.stringify({ apiVersion: "v1", kind: "List", items: renamed }),
             );
-            const floor = await kube(
-              "apply",
-              "--server-side",
-              "--force-conflicts",
-              "--field-manager=bench",
-              "-f",
-              floorFile,
+            const floorRun = await timedWithCpu(() =>
+              kube(
+                "apply",
+                "--server-side",
+                "--force-conflicts",
+                "--field-manager=bench",
+                "-f",
+                floorFile,
+              ),
             );
+            const floor = floorRun.value;
+            for (const [name, cpu] of Object.entries(floorRun.cpu)) {
+              sample[`floor.cpu.${name}`] = cpu;
+            }
             sample.floor = floor.seconds;
             line += `; kubectl ${fmt(floor.seconds)} (${objects.length} objects)`;
             await kube("delete", "--wait=false", "--ignore-not-found", "-f", floorFile);
@@ -739,7 +754,11 @@ async function benchAccess(
       });
     }
     rows.push(
-      { name: `access up, ${n} stages`, values: up, note: `${measured[0][n].resources} resources` },
+      {
+        name: `access up, ${n} stages`,
+        values: up,
+        note: `${measured[0][n].resources} resources in the state`,
+      },
       { name: `access up, ${n} stages, per stage`, values: up.map((x) => x / n), unit: "s/stage" },
       { name: `kubectl apply --server-side, ${n} stages`, values: floor },
       {
@@ -768,6 +787,35 @@ async function benchAccess(
           unit: "KiB",
         },
       );
+      if (v.key !== "up" || n !== largest) continue;
+      // Where the time goes: CPU by process, the up's and the floor's (the machine's capacity is
+      // cores x wall). The bench's own process is left out of the floor's (it only waits there).
+      for (const [key, what, wall] of [
+        ["up", "the up", up],
+        ["floor", "kubectl apply", floor],
+      ] as const) {
+        const prefix = `${key}.cpu.`;
+        const names = [
+          ...new Set(
+            measured.flatMap((m) => Object.keys(m[n]).filter((k) => k.startsWith(prefix))),
+          ),
+        ].filter((k) => key === "up" || k !== `${prefix}bench`);
+        const total = measured.map((m) =>
+          names.reduce((a, k) => a + (Number.isFinite(m[n][k]) ? m[n][k] : 0), 0),
+        );
+        rows.push({
+          name: `CPU of ${what}, ${n} stages, all processes`,
+          values: total,
+          note: `${os.cpus().length} cores x wall = ${fmt(os.cpus().length * summarize(wall).median)}`,
+        });
+        const first = measured[0][n];
+        for (const k of names.sort((a, b) => (first[b] ?? 0) - (first[a] ?? 0))) {
+          rows.push({
+            name: `CPU of ${what}, ${n} stages: ${k.slice(prefix.length)}`,
+            values: measured.map((m) => m[n][k] ?? 0),
+          });
+        }
+      }
     }
   }
   const fitOf = (label: string) =>

@@ -2,6 +2,7 @@
 // kubeconfig-bearing command could print a credential); output is kept for error messages only.
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
+import * as path from "node:path";
 import { processTree } from "../test/e2e/support";
 
 export interface Result {
@@ -92,6 +93,76 @@ export async function timedWithPeakMemory<T>(
   try {
     const r = await timed(fn);
     return { ...r, peakBytes };
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+/** Which Node.js process of a Pulumi run this is: the program or the dynamic provider. */
+function nodeRole(pid: number): string {
+  const argv = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+  if (argv.some((a) => a.includes("dynamic-provider"))) return "(dynamic provider)";
+  if (argv.some((a) => a.includes("run-plugin") || a.includes("cmd/run"))) return "(program)";
+  return `(${path.basename(argv[1] ?? "?")})`;
+}
+
+/** utime + stime of a process in seconds, and its command name (undefined when it is gone). */
+function cpuOf(pid: number): { name: string; seconds: number } | undefined {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    let name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+    if (name === "node") name = `node ${nodeRole(pid)}`;
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    // Fields 14 and 15 of proc(5) (utime, stime), counted here from field 3, in clock ticks.
+    return { name, seconds: (Number(fields[11]) + Number(fields[12])) / 100 };
+  } catch {
+    return undefined;
+  }
+}
+
+/** The processes outside this tree whose CPU an `up` also costs: the local cluster's servers. */
+const CLUSTER_PROCESSES = new Set(["kube-apiserver", "etcd"]);
+
+function clusterPids(): number[] {
+  return fs
+    .readdirSync("/proc")
+    .filter((e) => /^\d+$/.test(e))
+    .map(Number)
+    .filter((pid) => CLUSTER_PROCESSES.has(cpuOf(pid)?.name ?? ""));
+}
+
+/**
+ * Time an async function and account the CPU it costs, by process name: this process's
+ * descendants (the pulumi CLI, its language host, plugins) sampled every 100 ms, each at the last
+ * figure seen before it exited (so up to 100 ms of a short-lived process's end is missed), plus
+ * the local cluster's API server and etcd (their growth over the call). This process's own CPU is
+ * the `bench` row.
+ */
+export async function timedWithCpu<T>(
+  fn: () => Promise<T>,
+): Promise<{ seconds: number; value: T; cpu: Record<string, number> }> {
+  const last = new Map<number, { name: string; seconds: number }>();
+  const servers = clusterPids();
+  const before = new Map(servers.map((p) => [p, cpuOf(p)?.seconds ?? 0]));
+  const self0 = process.cpuUsage();
+  const sample = () => {
+    for (const pid of processTree(process.pid).slice(1)) {
+      const c = cpuOf(pid);
+      if (c) last.set(pid, c);
+    }
+  };
+  const timer = setInterval(sample, 100);
+  try {
+    const r = await timed(fn);
+    sample();
+    const cpu: Record<string, number> = {};
+    const add = (name: string, s: number) => (cpu[name] = (cpu[name] ?? 0) + s);
+    for (const c of last.values()) add(c.name, c.seconds);
+    for (const pid of servers)
+      add(cpuOf(pid)?.name ?? "?", (cpuOf(pid)?.seconds ?? 0) - before.get(pid)!);
+    const self = process.cpuUsage(self0);
+    add("bench", (self.user + self.system) / 1e6);
+    return { ...r, cpu };
   } finally {
     clearInterval(timer);
   }

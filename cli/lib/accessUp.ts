@@ -11,13 +11,17 @@
 //   and those the state does not know are removed after the `up`, whether it succeeded or failed
 //   (accessLeftovers.ts; docs/security.md "An interrupted access up leaves no credential behind");
 // - a lock the lost run left is cleared when this agent's witness proves its holder dead, as
-//   deploy does (deadLocks.ts).
-import type { Stack, UpResult } from "@pulumi/pulumi/automation";
+//   deploy does (deadLocks.ts);
+// - the CLI runs once for the up and once for the export, which serves both the sweep and the
+//   outputs: `stack.up()` would run three more (two `stack output`, one `stack history`), each
+//   loading and decrypting the whole state (about 0.3 s apiece at 50 stages).
+import type { OutputMap, Stack } from "@pulumi/pulumi/automation";
 import { CliError, commandFailure } from "../errors";
 import { Io } from "../io";
 import { refKey } from "../../policy/leftovers";
 import { removeLeftoverIdentities, serverClock, stateIdentities } from "./accessLeftovers";
 import { clearDeadLocks, withLockWitness } from "./deadLocks";
+import { exportedOutputs } from "./exportedOutputs";
 import { stackConfig } from "./stages";
 
 type ClientNode = typeof import("@kubernetes/client-node", {
@@ -66,8 +70,43 @@ export interface AccessUpOptions {
   readonly onOutput?: (text: string) => void;
 }
 
+/**
+ * The Automation API's own runner of CLI commands (`PulumiCommand.run`, which `stack.up()` calls;
+ * marked internal in its typings): the same binary, environment and CommandError on failure.
+ */
+interface CommandRunner {
+  run(
+    args: string[],
+    cwd: string,
+    additionalEnv: Record<string, string>,
+    onOutput?: (data: string) => void,
+  ): Promise<unknown>;
+}
+
+/** `pulumi up` with the arguments and environment `stack.up({ diff: true, color: "never" })` uses. */
+async function runUp(stack: Stack, onOutput?: (text: string) => void): Promise<void> {
+  const ws = stack.workspace;
+  const runner = ws.pulumiCommand as unknown as CommandRunner;
+  const env: Record<string, string> = { ...(ws.pulumiHome ? { PULUMI_HOME: ws.pulumiHome } : {}) };
+  for (const [k, v] of Object.entries(ws.envVars)) if (v !== undefined) env[k] = v;
+  const args = ["up", "--yes", "--skip-preview", "--diff", "--color", "never"];
+  await runner.run(
+    [...args, "--exec-kind", "auto.local", "--stack", stack.name],
+    ws.workDir,
+    env,
+    onOutput,
+  );
+}
+
+/** What the access up leaves: the stack's outputs (secrets decrypted), as `stack.up()` gives them. */
+export interface AccessUpResult {
+  readonly outputs: OutputMap;
+  /** The stack's state after the up (`stack export --show-secrets`). */
+  readonly exported: unknown;
+}
+
 /** `pulumi up` of an access stack, then the sweep of what a lost earlier run left. */
-export async function upAccessStack(stack: Stack, opts: AccessUpOptions): Promise<UpResult> {
+export async function upAccessStack(stack: Stack, opts: AccessUpOptions): Promise<AccessUpResult> {
   const { stackName, io } = opts;
   const witness = await clearDeadLocks(stack, stackName, opts.workDir, io);
   const config = await accessConfig(stack);
@@ -78,12 +117,9 @@ export async function upAccessStack(stack: Stack, opts: AccessUpOptions): Promis
   const env = stack.workspace.envVars;
   const saved = Object.fromEntries(Object.keys(ACCESS_UP_ENV).map((k) => [k, env[k]]));
   Object.assign(env, ACCESS_UP_ENV);
-  let result: UpResult | undefined;
   let failure: unknown;
   try {
-    result = await withLockWitness(witness, stackName, () =>
-      stack.up({ diff: true, color: "never", onOutput: opts.onOutput }),
-    );
+    await withLockWitness(witness, stackName, () => runUp(stack, opts.onOutput));
   } catch (err) {
     failure = err;
   } finally {
@@ -99,13 +135,29 @@ export async function upAccessStack(stack: Stack, opts: AccessUpOptions): Promis
     /currently locked by \d+ lock|Another update is currently in progress/i.test(
       commandFailure(failure),
     );
-  if (!lockRefused && started === undefined) {
+  const upFailure = () =>
+    failure instanceof CliError
+      ? failure
+      : new CliError(`pulumi up of stack ${stackName} failed:\n${commandFailure(failure)}`);
+  if (lockRefused) throw upFailure();
+  let exported: unknown;
+  try {
+    exported = await stack.exportStack();
+  } catch (err) {
+    const why = err instanceof Error ? err.message : String(err);
+    if (failure === undefined)
+      throw new CliError(`the state of stack ${stackName} could not be read after its up: ${why}`);
+    throw new CliError(
+      `pulumi up of stack ${stackName} failed:\n${commandFailure(failure)}\n(nor could its state be read to look for the identities an interrupted up may have left: ${why})`,
+    );
+  }
+  if (started === undefined) {
     io.stderr(
       `== ${stackName}: the API server's clock could not be read before the up, so the identities an interrupted up may have left were not looked for; rerun the handoff\n`,
     );
-  } else if (!lockRefused && started !== undefined) {
+  } else {
     try {
-      const state = stateIdentities(await stack.exportStack(), config.namespaces);
+      const state = stateIdentities(exported, config.namespaces);
       const removed = await removeLeftoverIdentities(kc, state, started, (line) =>
         io.stderr(`== ${stackName}: ${line}\n`),
       );
@@ -124,9 +176,6 @@ export async function upAccessStack(stack: Stack, opts: AccessUpOptions): Promis
       );
     }
   }
-  if (failure !== undefined) {
-    if (failure instanceof CliError) throw failure;
-    throw new CliError(`pulumi up of stack ${stackName} failed:\n${commandFailure(failure)}`);
-  }
-  return result!;
+  if (failure !== undefined) throw upFailure();
+  return { outputs: exportedOutputs(exported), exported };
 }
