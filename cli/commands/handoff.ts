@@ -91,7 +91,7 @@ async function confirm(question: string): Promise<boolean> {
   }
 }
 
-/** The stack's outputs after the up (the Automation API's up reads them), or undefined if declined. */
+/** The stack's outputs after the up (read from the state the up left), or undefined if declined. */
 async function deployAccessStack(
   stack: Stack,
   args: HandoffArgs,
