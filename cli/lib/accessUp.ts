@@ -14,9 +14,11 @@
 //   deploy does (deadLocks.ts);
 // - the CLI runs once for the up and once for the export, which serves both the sweep and the
 //   outputs: `stack.up()` would run three more (two `stack output`, one `stack history`), each
-//   loading and decrypting the whole state (about 0.3 s apiece at 50 stages).
+//   loading and decrypting the whole state (about 0.3 s apiece at 50 stages);
+// - an up the API server's quota admission refused in a race inside it is run again, a bounded
+//   number of times (quotaStatusConflict).
 import type { OutputMap, Stack } from "@pulumi/pulumi/automation";
-import { CliError, commandFailure } from "../errors";
+import { CliError, commandFailure, plainText } from "../errors";
 import { Io } from "../io";
 import { refKey } from "../../policy/leftovers";
 import { removeLeftoverIdentities, serverClock, stateIdentities } from "./accessLeftovers";
@@ -98,6 +100,45 @@ async function runUp(stack: Stack, onOutput?: (text: string) => void): Promise<v
   );
 }
 
+/** How many times the access up runs when the API server's quota admission loses a race. */
+export const UP_ATTEMPTS = 3;
+
+/**
+ * Whether an up failed because the API server refused a create with 409 while it updated a
+ * ResourceQuota's usage: its quota admission lost the race with the quota controller's status
+ * updates, after retrying itself (apiserver's resourcequota admission, `checkQuotas`). It comes
+ * under load when many counted objects (ServiceAccounts, Secrets, Roles) are created in one
+ * namespace at once, as a rotation does; the Kubernetes provider neither retries it nor says more
+ * than "Server-Side Apply field conflict detected". Nothing was half-made: the object does not
+ * exist, the state holds what the up did before, and the next up creates the rest.
+ */
+export function quotaStatusConflict(failure: unknown): boolean {
+  const stderr = (failure as { commandResult?: { stderr?: unknown } } | undefined)?.commandResult
+    ?.stderr;
+  return (
+    typeof stderr === "string" &&
+    /Operation cannot be fulfilled on resourcequotas\b/.test(plainText(stderr))
+  );
+}
+
+/** `up`, run again (at most UP_ATTEMPTS in all) while it fails on such a race alone. */
+export async function upUntilNoQuotaRace(
+  up: () => Promise<void>,
+  stackName: string,
+  io: Io,
+): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await up();
+    } catch (err) {
+      if (attempt >= UP_ATTEMPTS || !quotaStatusConflict(err)) throw err;
+      io.stderr(
+        `== ${stackName}: the API server refused a create while it updated a ResourceQuota's usage (HTTP 409, a race inside the API server under load); running the up again (attempt ${attempt + 1} of ${UP_ATTEMPTS})\n`,
+      );
+    }
+  }
+}
+
 /** What the access up leaves: the stack's outputs (secrets decrypted), as `stack.up()` gives them. */
 export interface AccessUpResult {
   readonly outputs: OutputMap;
@@ -119,7 +160,9 @@ export async function upAccessStack(stack: Stack, opts: AccessUpOptions): Promis
   Object.assign(env, ACCESS_UP_ENV);
   let failure: unknown;
   try {
-    await withLockWitness(witness, stackName, () => runUp(stack, opts.onOutput));
+    await withLockWitness(witness, stackName, () =>
+      upUntilNoQuotaRace(() => runUp(stack, opts.onOutput), stackName, io),
+    );
   } catch (err) {
     failure = err;
   } finally {
