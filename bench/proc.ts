@@ -148,7 +148,8 @@ export async function timedWithCpu<T>(
   const sample = () => {
     for (const pid of processTree(process.pid).slice(1)) {
       const c = cpuOf(pid);
-      if (c) last.set(pid, c);
+      // The name first seen: an exited process's command line reads empty until it is reaped.
+      if (c) last.set(pid, { ...c, name: last.get(pid)?.name ?? c.name });
     }
   };
   const timer = setInterval(sample, 100);
