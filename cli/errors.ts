@@ -21,14 +21,17 @@ export function plainText(text: string): string {
   return stripVTControlCharacters(text).replace(/<\{%[^%]*%\}>/g, "");
 }
 
-/** A line that starts one of the CLI's diagnostics (`error: ...`, `warning: ...`). */
-const DIAGNOSTIC = /^\s*(error|warning|info|debug):/i;
+/**
+ * The lines of a failed run's stderr worth showing: those that name an error, and the cause the
+ * Kubernetes provider puts on a line of its own after "Server-Side Apply field conflict detected"
+ * (it has no "error" in it, and it says whether another field manager or a 409 inside the API
+ * server refused the apply). Everything else there (the outputs, the summary) is not the reason.
+ */
+const REASON = /\berror\b|had an apply conflict|Operation cannot be fulfilled/i;
 
 /**
- * Why a Pulumi CLI run failed, briefly: for a CommandError, the CLI's exit code and the error
- * diagnostics of its stderr, each with its continuation lines (the cause a provider appends on
- * the next line, as the Kubernetes provider does after "Server-Side Apply field conflict
- * detected"), else the last lines of it; otherwise the error's message.
+ * Why a Pulumi CLI run failed, briefly: for a CommandError, the CLI's exit code and the reason
+ * lines of its stderr (else the last lines of it); otherwise the error's message.
  */
 export function commandFailure(err: unknown, maxLines = 20): string {
   // A CommandError's message embeds the CLI's whole stdout; only its stderr says what went wrong.
@@ -36,13 +39,7 @@ export function commandFailure(err: unknown, maxLines = 20): string {
     ?.commandResult;
   if (result && typeof result.stderr === "string") {
     const lines = plainText(result.stderr).trim().split("\n");
-    const errors: string[] = [];
-    let inError = false;
-    for (const line of lines) {
-      if (DIAGNOSTIC.test(line)) inError = /^\s*error:/i.test(line);
-      else if (line.trim() === "") inError = false;
-      if (inError || (!DIAGNOSTIC.test(line) && /\berror\b/i.test(line))) errors.push(line);
-    }
+    const errors = lines.filter((l) => REASON.test(l));
     const shown = (errors.length > 0 ? errors : lines).slice(-maxLines).join("\n").trim();
     return `${shown || "(no message on stderr)"} (pulumi exit code ${String(result.code)})`;
   }

@@ -1,7 +1,7 @@
 // Issue 20: how a failed access up reads. The Kubernetes provider reports a create the API
 // server's quota admission refused in a race (409 on the ResourceQuota's status) as
 // "Server-Side Apply field conflict detected", its cause on the next line; the CLI shows that
-// line, and the access up runs again, a bounded number of times, for that race alone.
+// line too, and the access up runs again, a bounded number of times, for that race alone.
 import * as assert from "node:assert/strict";
 import { commandFailure } from "../../cli/errors";
 import { Io } from "../../cli/io";
@@ -32,14 +32,20 @@ function recordingIo(): Io & { lines: string[] } {
 }
 
 describe("a failed access up", () => {
-  it("shows an error's continuation lines (the provider's cause), not the warnings", () => {
+  it("shows the provider's cause line beside the error lines, not the outputs around them", () => {
     const shown = commandFailure(
-      failed(`warning: a deprecated field, not an error\n  more of the warning\n${QUOTA_RACE}`),
+      failed(
+        `Outputs:\n    stages: {\n        f1: { namespace: "ns" }\n    }\n\n${QUOTA_RACE}\nResources:\n    1 unchanged`,
+      ),
     );
     assert.match(shown, /Server-Side Apply field conflict detected/);
     assert.match(shown, /Operation cannot be fulfilled on resourcequotas "stage-quota"/);
     assert.match(shown, /error: update failed \(pulumi exit code 255\)$/);
-    assert.doesNotMatch(shown, /deprecated|more of the warning/);
+    assert.doesNotMatch(shown, /Outputs|namespace|unchanged/);
+    assert.match(
+      commandFailure(failed(FIELD_CONFLICT)),
+      /had an apply conflict: Apply failed with 1 conflict/,
+    );
   });
 
   it("still falls back to the last lines when stderr names no error", () => {

@@ -509,7 +509,9 @@ describe("faults: kills, restarts, revoked credentials and races, on the faults 
     await admin.rbac.deleteClusterRoleBinding({ name: sa });
     const forbidden = await waitFor("the refusal of the unbound credential", 60, async () => {
       const r = await handoff();
-      return /403 Forbidden/.test(r.stderr) ? r : undefined;
+      if (/403 Forbidden/.test(r.stderr)) return r;
+      // Kept as the timeout's reason: what the handoff said instead.
+      throw new Error(`handoff exited ${r.code}:\n${r.stderr.slice(-3000)}`);
     });
     assert.equal(forbidden.code, 2);
     said("handoff with the unbound admin credential", forbidden);
