@@ -10,6 +10,7 @@ import * as path from "node:path";
 import { Command } from "commander";
 import type { Io } from "../cli/io";
 import { upAccessStack } from "../cli/lib/accessUp";
+import { SECRET_SIG } from "../cli/lib/exportedOutputs";
 import { benchBackend } from "./backend";
 import { renderScalingPng, ScalingPoint } from "./plot";
 import { benchFixedCosts } from "./fixedCosts";
@@ -570,8 +571,6 @@ async function benchDrift(opts: Options): Promise<Row[]> {
 // Access layer scaling: `up` of an access stack with N stages (no releases) from nothing, and the
 // same Kubernetes objects (the stack's declared inputs, namespaces renamed) applied with
 // `kubectl apply --server-side` as the floor. Both are removed again after each run (untimed).
-
-const SECRET_SIG = "4dabf18193072939515e22adb298388d";
 
 interface ExportedResource {
   readonly custom?: boolean;

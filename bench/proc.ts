@@ -159,8 +159,10 @@ export async function timedWithCpu<T>(
     const cpu: Record<string, number> = {};
     const add = (name: string, s: number) => (cpu[name] = (cpu[name] ?? 0) + s);
     for (const c of last.values()) add(c.name, c.seconds);
-    for (const pid of servers)
-      add(cpuOf(pid)?.name ?? "?", (cpuOf(pid)?.seconds ?? 0) - before.get(pid)!);
+    for (const pid of servers) {
+      const now = cpuOf(pid);
+      if (now) add(now.name, now.seconds - before.get(pid)!);
+    }
     const self = process.cpuUsage(self0);
     add("bench", (self.user + self.system) / 1e6);
     return { ...r, cpu };

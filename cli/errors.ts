@@ -21,6 +21,14 @@ export function plainText(text: string): string {
   return stripVTControlCharacters(text).replace(/<\{%[^%]*%\}>/g, "");
 }
 
+/** A failed Pulumi CLI run's stderr (a CommandError's), as plain text; undefined for any other error. */
+export function commandStderr(err: unknown): string | undefined {
+  // A CommandError's message embeds the CLI's whole stdout; only its stderr says what went wrong.
+  const stderr = (err as { commandResult?: { stderr?: unknown } } | undefined)?.commandResult
+    ?.stderr;
+  return typeof stderr === "string" ? plainText(stderr) : undefined;
+}
+
 /**
  * The lines of a failed run's stderr worth showing: those that name an error, and the cause the
  * Kubernetes provider puts on a line of its own after "Server-Side Apply field conflict detected"
@@ -34,14 +42,13 @@ const REASON = /\berror\b|had an apply conflict|Operation cannot be fulfilled/i;
  * lines of its stderr (else the last lines of it); otherwise the error's message.
  */
 export function commandFailure(err: unknown, maxLines = 20): string {
-  // A CommandError's message embeds the CLI's whole stdout; only its stderr says what went wrong.
-  const result = (err as { commandResult?: { stderr?: unknown; code?: unknown } } | undefined)
-    ?.commandResult;
-  if (result && typeof result.stderr === "string") {
-    const lines = plainText(result.stderr).trim().split("\n");
+  const stderr = commandStderr(err);
+  if (stderr !== undefined) {
+    const code = (err as { commandResult: { code?: unknown } }).commandResult.code;
+    const lines = stderr.trim().split("\n");
     const errors = lines.filter((l) => REASON.test(l));
     const shown = (errors.length > 0 ? errors : lines).slice(-maxLines).join("\n").trim();
-    return `${shown || "(no message on stderr)"} (pulumi exit code ${String(result.code)})`;
+    return `${shown || "(no message on stderr)"} (pulumi exit code ${String(code)})`;
   }
   return plainText(err instanceof Error ? err.message : String(err));
 }

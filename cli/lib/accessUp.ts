@@ -18,7 +18,7 @@
 // - an up the API server's quota admission refused in a race inside it is run again, a bounded
 //   number of times (quotaStatusConflict).
 import type { OutputMap, Stack } from "@pulumi/pulumi/automation";
-import { CliError, commandFailure, plainText } from "../errors";
+import { CliError, commandFailure, commandStderr } from "../errors";
 import { Io } from "../io";
 import { refKey } from "../../policy/leftovers";
 import { removeLeftoverIdentities, serverClock, stateIdentities } from "./accessLeftovers";
@@ -113,12 +113,7 @@ export const UP_ATTEMPTS = 3;
  * exist, the state holds what the up did before, and the next up creates the rest.
  */
 export function quotaStatusConflict(failure: unknown): boolean {
-  const stderr = (failure as { commandResult?: { stderr?: unknown } } | undefined)?.commandResult
-    ?.stderr;
-  return (
-    typeof stderr === "string" &&
-    /Operation cannot be fulfilled on resourcequotas\b/.test(plainText(stderr))
-  );
+  return /Operation cannot be fulfilled on resourcequotas\b/.test(commandStderr(failure) ?? "");
 }
 
 /** `up`, run again (at most UP_ATTEMPTS in all) while it fails on such a race alone. */
@@ -178,10 +173,8 @@ export async function upAccessStack(stack: Stack, opts: AccessUpOptions): Promis
     /currently locked by \d+ lock|Another update is currently in progress/i.test(
       commandFailure(failure),
     );
-  const upFailure = () =>
-    failure instanceof CliError
-      ? failure
-      : new CliError(`pulumi up of stack ${stackName} failed:\n${commandFailure(failure)}`);
+  const upFailed = () => `pulumi up of stack ${stackName} failed:\n${commandFailure(failure)}`;
+  const upFailure = () => (failure instanceof CliError ? failure : new CliError(upFailed()));
   if (lockRefused) throw upFailure();
   let exported: unknown;
   try {
@@ -191,7 +184,7 @@ export async function upAccessStack(stack: Stack, opts: AccessUpOptions): Promis
     if (failure === undefined)
       throw new CliError(`the state of stack ${stackName} could not be read after its up: ${why}`);
     throw new CliError(
-      `pulumi up of stack ${stackName} failed:\n${commandFailure(failure)}\n(nor could its state be read to look for the identities an interrupted up may have left: ${why})`,
+      `${upFailed()}\n(nor could its state be read to look for the identities an interrupted up may have left: ${why})`,
     );
   }
   if (started === undefined) {
@@ -215,7 +208,7 @@ export async function upAccessStack(stack: Stack, opts: AccessUpOptions): Promis
       if (failure === undefined) throw new CliError(sweep);
       // The up's failure is the news (often the same refused credential); the sweep is a footnote.
       throw new CliError(
-        `pulumi up of stack ${stackName} failed:\n${commandFailure(failure)}\n(nor could the identities an interrupted up may have left be looked for: ${why})`,
+        `${upFailed()}\n(nor could the identities an interrupted up may have left be looked for: ${why})`,
       );
     }
   }

@@ -5,7 +5,7 @@
 import type { OutputMap } from "@pulumi/pulumi/automation";
 
 /** The marker of a secret value in a checkpoint (its decrypted JSON in `plaintext`). */
-const SECRET_SIG = "4dabf18193072939515e22adb298388d";
+export const SECRET_SIG = "4dabf18193072939515e22adb298388d";
 
 interface Decoded {
   readonly value: unknown;
