@@ -12,6 +12,7 @@ import type { Io } from "../cli/io";
 import { upAccessStack } from "../cli/lib/accessUp";
 import { SECRET_SIG } from "../cli/lib/exportedOutputs";
 import { benchBackend } from "./backend";
+import { bareStack } from "./bareFloor";
 import { renderScalingPng, ScalingPoint } from "./plot";
 import { benchFixedCosts } from "./fixedCosts";
 import { longestGaps, previewPhases, readVerboseLog } from "./profile";
@@ -570,7 +571,11 @@ async function benchDrift(opts: Options): Promise<Row[]> {
 // ---------------------------------------------------------------------------------------------
 // Access layer scaling: `up` of an access stack with N stages (no releases) from nothing, and the
 // same Kubernetes objects (the stack's declared inputs, namespaces renamed) applied with
-// `kubectl apply --server-side` as the floor. Both are removed again after each run (untimed).
+// `kubectl apply --server-side` as the floor, and `up` by a bare Pulumi program declaring the same
+// objects as plain resources (bench/bareObjects.ts), the floor of any Pulumi program managing them.
+// All are removed again after each run (untimed).
+
+const BARE_SERIES = "bare Pulumi program, same objects";
 
 interface ExportedResource {
   readonly custom?: boolean;
@@ -655,7 +660,7 @@ async function benchAccess(
   );
   const kube = (...args: string[]) =>
     run("kubectl", ["--kubeconfig", admin(), ...args], { timeoutSeconds: 20 * 60 });
-  type Sample = Record<string, number> & { floor: number; resources: number };
+  type Sample = Record<string, number> & { floor: number; bare: number; resources: number };
   const MIB = 1024 * 1024;
   const measured = await repeat(
     "access",
@@ -663,7 +668,7 @@ async function benchAccess(
     async () => {
       const perN: Record<number, Sample> = {};
       for (const n of opts.stages) {
-        const sample = { floor: NaN, resources: 0 } as Sample;
+        const sample = { floor: NaN, bare: NaN, resources: 0 } as Sample;
         for (const v of variants) {
           if (v.key === "ckpt" && n > opts.checkpointedMax) {
             sample.ckpt = NaN;
@@ -720,6 +725,23 @@ async function benchAccess(
             sample.floor = floor.seconds;
             line += `; kubectl ${fmt(floor.seconds)} (${objects.length} objects)`;
             await kube("delete", "--wait=false", "--ignore-not-found", "-f", floorFile);
+            // The Pulumi floor: the same objects again, one plain resource each (bench/bareObjects.ts).
+            const bareFile = path.join(BENCH_DIR, `bare-${n}.json`);
+            fs.writeFileSync(
+              bareFile,
+              JSON.stringify(
+                JSON.parse(fs.readFileSync(floorFile, "utf8").split(`bf-${id}-`).join(`bp-${id}-`)),
+              ),
+            );
+            const bare = await bareStack(`bare-${n}-${id}`, bareFile, admin());
+            const bareRun = await timedWithCpu(() => timed(() => bare.up()));
+            for (const [name, cpu] of Object.entries(bareRun.cpu)) {
+              sample[`bare.cpu.${name}`] = cpu;
+            }
+            sample.bare = bareRun.value.seconds;
+            line += `; bare Pulumi program ${fmt(sample.bare)}`;
+            await kube("delete", "--wait=false", "--ignore-not-found", "-f", bareFile);
+            await bare.remove();
           }
           progress(line);
           // Untimed cleanup: delete the objects (namespaces take their contents along), drop the
@@ -740,6 +762,7 @@ async function benchAccess(
   for (const n of opts.stages) {
     const up = measured.map((m) => m[n].up);
     const floor = measured.map((m) => m[n].floor);
+    const bare = measured.map((m) => m[n].bare);
     for (const m of measured) {
       for (const v of variants) {
         if (Number.isFinite(m[n][v.key])) {
@@ -751,6 +774,7 @@ async function benchAccess(
         seconds: m[n].floor,
         series: "kubectl apply --server-side (floor)",
       });
+      points.push({ stages: n, seconds: m[n].bare, series: BARE_SERIES });
     }
     rows.push(
       {
@@ -765,6 +789,13 @@ async function benchAccess(
         values: ratios(up, floor),
         unit: "x",
       },
+      {
+        name: `bare Pulumi program, same objects, ${n} stages`,
+        values: bare,
+        note: "one plain resource per object, no components, dynamic resources or reads",
+      },
+      { name: `ratio bare Pulumi / kubectl, ${n} stages`, values: ratios(bare, floor), unit: "x" },
+      { name: `ratio up / bare Pulumi, ${n} stages`, values: ratios(up, bare), unit: "x" },
     );
     if (opts.checkpointed && n <= opts.checkpointedMax) {
       const ckpt = measured.map((m) => m[n].ckpt);
@@ -792,6 +823,7 @@ async function benchAccess(
       for (const [key, what, wall] of [
         ["up", "the up", up],
         ["floor", "kubectl apply", floor],
+        ["bare", "the bare Pulumi program", bare],
       ] as const) {
         const prefix = `${key}.cpu.`;
         const names = [
@@ -840,6 +872,7 @@ async function benchAccess(
     );
   }
   rows.push(fitRow("kubectl floor: fitted slope", fitOf("kubectl apply --server-side (floor)")));
+  rows.push(fitRow("bare Pulumi program: fitted slope", fitOf(BARE_SERIES)));
   return { rows, points, fit };
 }
 

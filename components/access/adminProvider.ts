@@ -14,6 +14,7 @@ import {
   LiveObject,
   LiveRef,
   getLiveObject,
+  readsByKind,
 } from "./liveCluster";
 
 /**
@@ -217,4 +218,4 @@ export async function checkAdminCredential(
 }
 
 /** The live API server, as the program's entry point hands it over. */
-export const API_SERVER: LiveCluster = { checkAdminCredential, read: getLiveObject };
+export const API_SERVER: LiveCluster = { checkAdminCredential, read: readsByKind() };
