@@ -660,6 +660,16 @@ async function benchAccess(
   );
   const kube = (...args: string[]) =>
     run("kubectl", ["--kubeconfig", admin(), ...args], { timeoutSeconds: 20 * 60 });
+  // Untimed, and waited for: the next measurement starts on a cluster that is not still
+  // finalizing the last one's namespaces (the deletions of several files run side by side).
+  const removeObjects = (files: string[]) =>
+    kube(
+      "delete",
+      "--wait=true",
+      "--timeout=10m",
+      "--ignore-not-found",
+      ...files.flatMap((f) => ["-f", f]),
+    );
   type Sample = Record<string, number> & { floor: number; bare: number; resources: number };
   const MIB = 1024 * 1024;
   const measured = await repeat(
@@ -697,6 +707,10 @@ async function benchAccess(
           const objects = declaredObjects(rotated as never);
           const own = path.join(BENCH_DIR, `objects-${n}.json`);
           fs.writeFileSync(own, JSON.stringify({ apiVersion: "v1", kind: "List", items: objects }));
+          // The floors' objects stay until this variant's cleanup, so that no measurement runs
+          // while the API server finalizes another's namespaces (the up's objects were there for
+          // the floor's apply before, and both are for the bare program's up now).
+          const leftover: string[] = [];
           let line = `    ${n} stages, ${v.label}: ${fmt(sample[v.key])} (${sample.resources} resources in the state, peak ${Math.round(sample[`${v.key}.peakMiB`])} MiB, state ${sample[`${v.key}.stateKiBPerStage`].toFixed(1)} KiB/stage)${rotationLine}`;
           if (Number.isNaN(sample.floor)) {
             // The floor: the same objects, namespaces renamed, in one server-side apply.
@@ -724,7 +738,7 @@ async function benchAccess(
             }
             sample.floor = floor.seconds;
             line += `; kubectl ${fmt(floor.seconds)} (${objects.length} objects)`;
-            await kube("delete", "--wait=false", "--ignore-not-found", "-f", floorFile);
+            leftover.push(floorFile);
             // The Pulumi floor: the same objects again, one plain resource each (bench/bareObjects.ts).
             const bareFile = path.join(BENCH_DIR, `bare-${n}.json`);
             fs.writeFileSync(
@@ -740,13 +754,13 @@ async function benchAccess(
             }
             sample.bare = bareRun.value.seconds;
             line += `; bare Pulumi program ${fmt(sample.bare)}`;
-            await kube("delete", "--wait=false", "--ignore-not-found", "-f", bareFile);
+            leftover.push(bareFile);
             await bare.remove();
           }
           progress(line);
           // Untimed cleanup: delete the objects (namespaces take their contents along), drop the
           // stack's state. A destroy would take as long as the up and measure nothing.
-          await kube("delete", "--wait=false", "--ignore-not-found", "-f", own);
+          await removeObjects([own, ...leftover.splice(0)]);
           await s.stack.workspace.removeStack(s.name, { force: true });
         }
         perN[n] = sample;

@@ -103,8 +103,11 @@ function nodeRole(pid: number): string {
   const argv = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
   if (argv.some((a) => a.includes("dynamic-provider"))) return "(dynamic provider)";
   if (argv.some((a) => a.includes("run-plugin") || a.includes("cmd/run"))) return "(program)";
-  return `(${path.basename(argv[1] ?? "?")})`;
+  return argv[1] ? `(${path.basename(argv[1])})` : UNREADABLE_ROLE;
 }
+
+const UNREADABLE_ROLE = "(?)";
+const UNREADABLE = `node ${UNREADABLE_ROLE}`;
 
 /** utime + stime of a process in seconds, and its command name (undefined when it is gone). */
 function cpuOf(pid: number): { name: string; seconds: number } | undefined {
@@ -148,8 +151,10 @@ export async function timedWithCpu<T>(
   const sample = () => {
     for (const pid of processTree(process.pid).slice(1)) {
       const c = cpuOf(pid);
-      // The name first seen: an exited process's command line reads empty until it is reaped.
-      if (c) last.set(pid, { ...c, name: last.get(pid)?.name ?? c.name });
+      // The latest name, as a plugin's shell wrapper execs Node.js (its comm changes), except
+      // once it has exited: a zombie's command line reads empty until it is reaped.
+      const known = last.get(pid)?.name;
+      if (c) last.set(pid, { ...c, name: known && c.name === UNREADABLE ? known : c.name });
     }
   };
   const timer = setInterval(sample, 100);
