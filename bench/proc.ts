@@ -151,8 +151,8 @@ export async function timedWithCpu<T>(
   const sample = () => {
     for (const pid of processTree(process.pid).slice(1)) {
       const c = cpuOf(pid);
-      // The latest name, as a plugin's shell wrapper execs Node.js (its comm changes), except
-      // once it has exited: a zombie's command line reads empty until it is reaped.
+      // The latest name: a child of a plugin's shell wrapper is `sh` until it execs Node.js (the
+      // dynamic provider). Except once it has exited: a zombie's command line reads empty.
       const known = last.get(pid)?.name;
       if (c) last.set(pid, { ...c, name: known && c.name === UNREADABLE ? known : c.name });
     }
