@@ -573,7 +573,7 @@ async function benchDrift(opts: Options): Promise<Row[]> {
 // same Kubernetes objects (the stack's declared inputs, namespaces renamed) applied with
 // `kubectl apply --server-side` as the floor, and `up` by a bare Pulumi program declaring the same
 // objects as plain resources (bench/bareObjects.ts), the floor of any Pulumi program managing them.
-// All are removed again after each run (untimed).
+// All three are removed after each size, untimed, and waited for.
 
 const BARE_SERIES = "bare Pulumi program, same objects";
 

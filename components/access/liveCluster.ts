@@ -52,13 +52,13 @@ const RESOURCES: Record<string, string> = {
 };
 
 /**
- * One pool of kept-alive connections for every live read of a run: a stage has a dozen
- * authoritative objects, and a fresh TLS handshake (client certificate, on both ends) for each
- * read was a visible share of an access stack's `up` (bench/, docs/performance.md). The pool is
+ * One pool of kept-alive connections for every live read of a run: a fresh TLS handshake
+ * (client certificate, on both ends) for each read was a visible share of an access stack's `up`
+ * when each object was a GET of its own (bench/, docs/performance.md). The pool is
  * keyed by the TLS options the request carries (CA, client certificate), so a connection is only
  * ever reused with the same ones; headers (a token, an exec plugin's) are still applied per read.
  * A kubeconfig with a proxy keeps client-node's own agent. Idle sockets do not keep the program
- * alive (Node unrefs them in the pool), and a few sockets at a time are plenty for short GETs.
+ * alive (Node unrefs them in the pool), and a few sockets at a time are plenty for these reads.
  */
 const liveReadAgent = new https.Agent({ keepAlive: true, maxSockets: 4, timeout: 15_000 });
 
@@ -156,8 +156,8 @@ export const listLiveObjects: KindLister = async (kc, apiVersion, kind) => {
 };
 
 /**
- * Live reads answered from one list per kind: a stage has a dozen authoritative objects, so a
- * 100-stage access layer made 1,200 GETs (each a quorum read in etcd) where seven lists do
+ * Live reads answered from one list per kind: a stage has nine authoritative objects, so a
+ * 100-stage access layer made 900 GETs (each a quorum read in etcd) where seven lists do
  * (issue 20, docs/performance.md). A kind is listed on its first read, cluster-wide and without
  * a label selector (a label someone removed must not hide an object), once per kubeconfig and
  * run; all reads of a program run are made while it registers, before anything is written.
