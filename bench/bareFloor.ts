@@ -5,31 +5,22 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as yaml from "js-yaml";
 import { run } from "./proc";
-import { BENCH_DIR, BENCH_PASSPHRASE, REPO } from "./stacks";
+import { BENCH_DIR, BENCH_ENV, prepareWorkDir } from "./stacks";
 
 const BARE_DIR = path.join(BENCH_DIR, "bare");
 const PROJECT = "scoped-cd-bench-bare";
 
 function prepare(): void {
-  fs.mkdirSync(path.join(BENCH_DIR, "state"), { recursive: true });
-  fs.mkdirSync(BARE_DIR, { recursive: true });
+  prepareWorkDir(BARE_DIR, ["bin", "node_modules", "package.json"]);
   fs.writeFileSync(
     path.join(BARE_DIR, "Pulumi.yaml"),
     yaml.dump({ name: PROJECT, runtime: "nodejs", main: "bin/bench/bareObjects.js" }),
   );
-  for (const entry of ["bin", "node_modules", "package.json"]) {
-    const link = path.join(BARE_DIR, entry);
-    if (!fs.existsSync(link)) fs.symlinkSync(path.join(REPO, entry), link);
-  }
 }
 
 const pulumi = (args: string[], extraEnv: Record<string, string> = {}) =>
   run("pulumi", [...args, "--non-interactive", "--cwd", BARE_DIR], {
-    env: {
-      PULUMI_CONFIG_PASSPHRASE: BENCH_PASSPHRASE,
-      PULUMI_BACKEND_URL: `file://${path.join(BENCH_DIR, "state")}`,
-      ...extraEnv,
-    },
+    env: { ...BENCH_ENV, ...extraEnv },
     timeoutSeconds: 20 * 60,
   });
 

@@ -20,7 +20,7 @@ import { run, timed, timedWithCpu, timedWithPeakMemory } from "./proc";
 import {
   benchWorkspace,
   BENCH_DIR,
-  BENCH_PASSPHRASE,
+  BENCH_ENV,
   benchStack,
   BenchStack,
   qualified,
@@ -82,12 +82,6 @@ const STAGE_VALUES = { replicaCount: 1, greeting: "hello from the bench" };
 const progress = (line: string) => process.stderr.write(`${line}\n`);
 const fmt = (s: number) => `${s.toFixed(1)}s`;
 const tag = () => crypto.randomBytes(2).toString("hex");
-
-/** Environment for every Pulumi CLI the bench starts itself (the drift CLI). */
-const pulumiEnv = {
-  PULUMI_CONFIG_PASSPHRASE: BENCH_PASSPHRASE,
-  PULUMI_BACKEND_URL: `file://${path.join(BENCH_DIR, "state")}`,
-};
 
 function admin(): string {
   const k = process.env.KUBECONFIG;
@@ -471,7 +465,7 @@ async function benchProfile(): Promise<Row[]> {
       ...["--stack", qualified(d1.name), "--cwd", WORK_DIR],
       ...["--non-interactive", "--color", "never", "-v=3", "--logtostderr"],
     ],
-    { env: { ...pulumiEnv, KUBECONFIG: undefined } },
+    { env: { ...BENCH_ENV, KUBECONFIG: undefined } },
   );
   const log = path.join(BENCH_DIR, "preview-profile.log");
   fs.writeFileSync(log, pulumi.stderr);
@@ -529,7 +523,7 @@ async function benchDrift(opts: Options): Promise<Row[]> {
         out,
         ...extra,
       ],
-      { env: { ...pulumiEnv, KUBECONFIG: undefined }, ok: [0, 1] },
+      { env: { ...BENCH_ENV, KUBECONFIG: undefined }, ok: [0, 1] },
     );
     if (r.code !== 0) progress(`  warning: drift exit ${r.code} (changes or drift found)`);
     return r.seconds;
@@ -715,13 +709,11 @@ async function benchAccess(
           if (Number.isNaN(sample.floor)) {
             // The floor: the same objects, namespaces renamed, in one server-side apply.
             const floorFile = path.join(BENCH_DIR, `floor-${n}.json`);
-            const renamed = JSON.parse(
-              JSON.stringify(objects).split(`ba-${id}-`).join(`bf-${id}-`),
-            ) as unknown[];
-            fs.writeFileSync(
-              floorFile,
-              JSON.stringify({ apiVersion: "v1", kind: "List", items: renamed }),
-            );
+            const renamedList = (prefix: string) =>
+              JSON.stringify({ apiVersion: "v1", kind: "List", items: objects })
+                .split(`ba-${id}-`)
+                .join(`${prefix}-${id}-`);
+            fs.writeFileSync(floorFile, renamedList("bf"));
             const floorRun = await timedWithCpu(() =>
               kube(
                 "apply",
@@ -741,12 +733,7 @@ async function benchAccess(
             leftover.push(floorFile);
             // The Pulumi floor: the same objects again, one plain resource each (bench/bareObjects.ts).
             const bareFile = path.join(BENCH_DIR, `bare-${n}.json`);
-            fs.writeFileSync(
-              bareFile,
-              JSON.stringify(
-                JSON.parse(fs.readFileSync(floorFile, "utf8").split(`bf-${id}-`).join(`bp-${id}-`)),
-              ),
-            );
+            fs.writeFileSync(bareFile, renamedList("bp"));
             const bare = await bareStack(`bare-${n}-${id}`, bareFile, admin());
             const bareRun = await timedWithCpu(() => timed(() => bare.up()));
             for (const [name, cpu] of Object.entries(bareRun.cpu)) {

@@ -26,27 +26,36 @@ export const WORK_DIR = process.env.SCOPED_CD_BENCH_PROGRAM
 export const BENCH_PASSPHRASE = "scoped-cd-bench-only";
 export const qualified = (stack: string) => `organization/scoped-cd/${stack}`;
 
+/** The environment of every bench CLI run: its own file backend and throw-away passphrase. */
+export const BENCH_ENV = {
+  PULUMI_CONFIG_PASSPHRASE: BENCH_PASSPHRASE,
+  PULUMI_BACKEND_URL: `file://${path.join(BENCH_DIR, "state")}`,
+} as const;
+
+/** Make a bench project's work dir: the backend's dir, and links to the repository's `entries`. */
+export function prepareWorkDir(
+  dir: string,
+  entries: readonly string[],
+  target: (entry: string) => string = (entry) => path.join(REPO, entry),
+): void {
+  fs.mkdirSync(path.join(BENCH_DIR, "state"), { recursive: true });
+  fs.mkdirSync(dir, { recursive: true });
+  for (const entry of entries) {
+    const link = path.join(dir, entry);
+    if (!fs.existsSync(link)) fs.symlinkSync(target(entry), link);
+  }
+}
+
 let workspace: Promise<LocalWorkspace> | undefined;
 
 /** The bench's work dir and workspace, made once. */
 export function benchWorkspace(): Promise<LocalWorkspace> {
   workspace ??= (async () => {
-    fs.mkdirSync(path.join(BENCH_DIR, "state"), { recursive: true });
-    fs.mkdirSync(WORK_DIR, { recursive: true });
+    prepareWorkDir(WORK_DIR, ["bin", "node_modules", "charts", "package.json"], (entry) =>
+      entry === "bin" ? PROGRAM_BIN : path.join(REPO, entry),
+    );
     fs.copyFileSync(path.join(REPO, "Pulumi.yaml"), path.join(WORK_DIR, "Pulumi.yaml"));
-    for (const entry of ["bin", "node_modules", "charts", "package.json"]) {
-      const link = path.join(WORK_DIR, entry);
-      if (!fs.existsSync(link)) {
-        fs.symlinkSync(entry === "bin" ? PROGRAM_BIN : path.join(REPO, entry), link);
-      }
-    }
-    return LocalWorkspace.create({
-      workDir: WORK_DIR,
-      envVars: {
-        PULUMI_CONFIG_PASSPHRASE: BENCH_PASSPHRASE,
-        PULUMI_BACKEND_URL: `file://${path.join(BENCH_DIR, "state")}`,
-      },
-    });
+    return LocalWorkspace.create({ workDir: WORK_DIR, envVars: { ...BENCH_ENV } });
   })();
   return workspace;
 }
